@@ -1,0 +1,289 @@
+#include "core/config.hpp"
+
+#include <charconv>
+#include <fstream>
+#include <optional>
+#include <sstream>
+
+extern char** environ;
+
+namespace om {
+
+namespace {
+
+struct Option {
+    const char* name;  // long option / config key
+    const char* env;   // environment variable
+    const char* help;
+};
+
+constexpr Option options[] = {
+    {"listen", "OPENMARKET_LISTEN", "HOST:PORT to listen on (default 127.0.0.1:8080)"},
+    {"shards", "OPENMARKET_SHARDS", "number of shards (threads with their own event loop); 0 = one per core"},
+    {"database-url", "OPENMARKET_DATABASE_URL", "libpq URI, e.g. postgresql://user@127.0.0.1:5432/openmarket"},
+    {"redis-url", "OPENMARKET_REDIS_URL", "redis://[:password@]host[:port][/db]"},
+    {"body-limit", "OPENMARKET_BODY_LIMIT", "maximum request body in bytes (default 1048576)"},
+    {"read-timeout-ms", "OPENMARKET_READ_TIMEOUT_MS", "time allowed to receive one request (default 15000)"},
+    {"idle-timeout-ms", "OPENMARKET_IDLE_TIMEOUT_MS", "keep-alive idle timeout (default 60000)"},
+    {"shutdown-deadline-ms", "OPENMARKET_SHUTDOWN_DEADLINE_MS", "graceful shutdown deadline (default 10000)"},
+    {"max-connections", "OPENMARKET_MAX_CONNECTIONS", "open connections per shard before new ones are refused (default 10000)"},
+    {"pg-pool-size", "OPENMARKET_PG_POOL_SIZE", "PostgreSQL connections per shard (default 4)"},
+    {"cpu-threads", "OPENMARKET_CPU_THREADS", "threads for password hashing (default 2)"},
+    {"access-token-ttl", "OPENMARKET_ACCESS_TOKEN_TTL", "access token lifetime in seconds (default 3600)"},
+    {"refresh-token-ttl", "OPENMARKET_REFRESH_TOKEN_TTL", "refresh token lifetime in seconds (default 2592000)"},
+    {"log-level", "OPENMARKET_LOG_LEVEL", "trace|debug|info|warn|error (default info)"},
+    {"access-log", "OPENMARKET_ACCESS_LOG", "1 to write one JSON line per request (default 1)"},
+    {"config", "OPENMARKET_CONFIG", "configuration file with key = value lines"},
+    {"migrations-dir", "OPENMARKET_MIGRATIONS_DIR", "folder of NNNN_name.sql migrations (migrate command)"},
+};
+
+const Option* find_option(std::string_view name) {
+    for (const auto& o : options) {
+        if (name == o.name) {
+            return &o;
+        }
+    }
+    return nullptr;
+}
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
+        s.remove_prefix(1);
+    }
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) {
+        s.remove_suffix(1);
+    }
+    return s;
+}
+
+std::optional<long long> to_int(std::string_view s) {
+    long long v = 0;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc{} || p != s.data() + s.size()) {
+        return std::nullopt;
+    }
+    return v;
+}
+
+Error bad(std::string msg) { return Error{ErrorCode::validation_failed, std::move(msg)}; }
+
+std::optional<Error> apply(Config& c, CliResult& r, std::string_view key, std::string_view value) {
+    auto int_in = [&](long long lo, long long hi) -> std::optional<long long> {
+        auto v = to_int(value);
+        if (!v || *v < lo || *v > hi) {
+            return std::nullopt;
+        }
+        return v;
+    };
+    auto range_error = [&](long long lo, long long hi) {
+        return bad(std::string(key) + ": expected an integer between " + std::to_string(lo) + " and " +
+                   std::to_string(hi) + ", got '" + std::string(value) + "'");
+    };
+    if (key == "listen") {
+        const auto colon = value.rfind(':');
+        if (colon == std::string_view::npos) {
+            return bad("listen: expected HOST:PORT, got '" + std::string(value) + "'");
+        }
+        auto port = to_int(value.substr(colon + 1));
+        if (!port || *port < 0 || *port > 65535) {
+            return bad("listen: invalid port in '" + std::string(value) + "'");
+        }
+        std::string host(value.substr(0, colon));
+        if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+            host = host.substr(1, host.size() - 2);
+        }
+        c.listen_host = host.empty() ? "0.0.0.0" : host;
+        c.listen_port = static_cast<int>(*port);
+    } else if (key == "shards") {
+        auto v = int_in(0, 256);
+        if (!v) { return range_error(0, 256); }
+        c.shards = static_cast<int>(*v);
+    } else if (key == "database-url") {
+        if (value.empty()) { return bad("database-url: must not be empty"); }
+        c.database_url = value;
+    } else if (key == "redis-url") {
+        if (!value.starts_with("redis://")) { return bad("redis-url: expected redis://host:port/db"); }
+        c.redis_url = value;
+    } else if (key == "body-limit") {
+        auto v = int_in(1024, 1LL << 30);
+        if (!v) { return range_error(1024, 1LL << 30); }
+        c.body_limit = static_cast<std::size_t>(*v);
+    } else if (key == "read-timeout-ms") {
+        auto v = int_in(10, 3'600'000);
+        if (!v) { return range_error(10, 3'600'000); }
+        c.read_timeout = std::chrono::milliseconds(*v);
+    } else if (key == "idle-timeout-ms") {
+        auto v = int_in(10, 3'600'000);
+        if (!v) { return range_error(10, 3'600'000); }
+        c.idle_timeout = std::chrono::milliseconds(*v);
+    } else if (key == "shutdown-deadline-ms") {
+        auto v = int_in(0, 600'000);
+        if (!v) { return range_error(0, 600'000); }
+        c.shutdown_deadline = std::chrono::milliseconds(*v);
+    } else if (key == "max-connections") {
+        auto v = int_in(1, 1'000'000);
+        if (!v) { return range_error(1, 1'000'000); }
+        c.max_connections_per_shard = static_cast<int>(*v);
+    } else if (key == "pg-pool-size") {
+        auto v = int_in(1, 100);
+        if (!v) { return range_error(1, 100); }
+        c.pg_pool_size = static_cast<int>(*v);
+    } else if (key == "cpu-threads") {
+        auto v = int_in(1, 64);
+        if (!v) { return range_error(1, 64); }
+        c.cpu_threads = static_cast<int>(*v);
+    } else if (key == "access-token-ttl") {
+        auto v = int_in(10, 7LL * 24 * 3600);
+        if (!v) { return range_error(10, 7LL * 24 * 3600); }
+        c.access_token_ttl = std::chrono::seconds(*v);
+    } else if (key == "refresh-token-ttl") {
+        auto v = int_in(60, 365LL * 24 * 3600);
+        if (!v) { return range_error(60, 365LL * 24 * 3600); }
+        c.refresh_token_ttl = std::chrono::seconds(*v);
+    } else if (key == "log-level") {
+        if (value != "trace" && value != "debug" && value != "info" && value != "warn" && value != "error") {
+            return bad("log-level: expected trace|debug|info|warn|error");
+        }
+        c.log_level = value;
+    } else if (key == "access-log") {
+        if (value != "0" && value != "1" && value != "true" && value != "false") {
+            return bad("access-log: expected 0 or 1");
+        }
+        c.access_log = value == "1" || value == "true";
+    } else if (key == "migrations-dir") {
+        r.migrations_dir = value;
+    } else {
+        return bad("unknown option '" + std::string(key) + "'");
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
+std::map<std::string, std::string> environment_map() {
+    std::map<std::string, std::string> out;
+    for (char** e = environ; e && *e; ++e) {
+        std::string_view kv(*e);
+        const auto eq = kv.find('=');
+        if (eq != std::string_view::npos && kv.starts_with("OPENMARKET_")) {
+            out.emplace(std::string(kv.substr(0, eq)), std::string(kv.substr(eq + 1)));
+        }
+    }
+    return out;
+}
+
+std::string usage() {
+    std::ostringstream os;
+    os << "Usage: openmarket-server [serve] [options]\n"
+          "       openmarket-server migrate --database-url URL [--migrations-dir DIR]\n"
+          "       openmarket-server --help\n\n"
+          "Runs the OpenMarket backend (member, product, payment, delivery and order services).\n"
+          "Precedence: command line > environment > config file > defaults.\n\nOptions:\n";
+    for (const auto& o : options) {
+        std::string flag = std::string("  --") + o.name + " VALUE";
+        os << flag << std::string(flag.size() < 32 ? 32 - flag.size() : 1, ' ') << o.help << "\n"
+           << std::string(32, ' ') << "env " << o.env << "\n";
+    }
+    os << "  --help                        this text\n";
+    return os.str();
+}
+
+Result<CliResult> parse_cli(const std::vector<std::string>& args, const std::map<std::string, std::string>& env) {
+    CliResult r;
+    std::vector<std::pair<std::string, std::string>> cli;
+    std::size_t i = 1;
+    if (i < args.size() && (args[i] == "migrate" || args[i] == "serve")) {
+        r.command = args[i];
+        ++i;
+    }
+    for (; i < args.size(); ++i) {
+        std::string_view a = args[i];
+        if (a == "--help" || a == "-h") {
+            r.command = "help";
+            return r;
+        }
+        if (!a.starts_with("--")) {
+            return std::unexpected(bad("unexpected argument '" + std::string(a) + "' (see --help)"));
+        }
+        a.remove_prefix(2);
+        std::string key;
+        std::string value;
+        if (const auto eq = a.find('='); eq != std::string_view::npos) {
+            key = a.substr(0, eq);
+            value = a.substr(eq + 1);
+        } else {
+            key = a;
+            if (i + 1 >= args.size()) {
+                return std::unexpected(bad("--" + key + " needs a value"));
+            }
+            value = args[++i];
+        }
+        if (!find_option(key)) {
+            return std::unexpected(bad("unknown option --" + key + " (see --help)"));
+        }
+        cli.emplace_back(std::move(key), std::move(value));
+    }
+
+    // Which config file? CLI beats environment.
+    std::string config_file;
+    if (auto it = env.find("OPENMARKET_CONFIG"); it != env.end()) {
+        config_file = it->second;
+    }
+    for (const auto& [k, v] : cli) {
+        if (k == "config") {
+            config_file = v;
+        }
+    }
+    if (!config_file.empty()) {
+        std::ifstream in(config_file);
+        if (!in) {
+            return std::unexpected(bad("cannot read config file '" + config_file + "'"));
+        }
+        std::string line;
+        int lineno = 0;
+        while (std::getline(in, line)) {
+            ++lineno;
+            std::string_view l = trim(line);
+            if (l.empty() || l.front() == '#') {
+                continue;
+            }
+            const auto eq = l.find('=');
+            if (eq == std::string_view::npos) {
+                return std::unexpected(bad(config_file + ":" + std::to_string(lineno) + ": expected key = value"));
+            }
+            const auto key = trim(l.substr(0, eq));
+            const auto value = trim(l.substr(eq + 1));
+            if (key == "config" || !find_option(key)) {
+                return std::unexpected(bad(config_file + ":" + std::to_string(lineno) + ": unknown key '" +
+                                           std::string(key) + "'"));
+            }
+            if (auto err = apply(r.config, r, key, value)) {
+                err->detail = config_file + ":" + std::to_string(lineno) + ": " + err->detail;
+                return std::unexpected(*err);
+            }
+        }
+    }
+    for (const auto& o : options) {
+        if (std::string_view(o.name) == "config") {
+            continue;
+        }
+        if (auto it = env.find(o.env); it != env.end()) {
+            if (auto err = apply(r.config, r, o.name, it->second)) {
+                err->detail = std::string(o.env) + ": " + err->detail;
+                return std::unexpected(*err);
+            }
+        }
+    }
+    for (const auto& [k, v] : cli) {
+        if (k == "config") {
+            continue;
+        }
+        if (auto err = apply(r.config, r, k, v)) {
+            err->detail = "--" + err->detail;
+            return std::unexpected(*err);
+        }
+    }
+    return r;
+}
+
+}  // namespace om

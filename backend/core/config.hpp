@@ -1,0 +1,49 @@
+#pragma once
+// Server configuration. Precedence: command line > environment (OPENMARKET_*) > config file > defaults.
+// Config file: one `key = value` per line, '#' comments; keys are the long option names without "--"
+// (e.g. `listen = 0.0.0.0:8080`, `database-url = postgresql://...`).
+
+#include <chrono>
+#include <cstddef>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+
+namespace om {
+
+struct Config {
+    std::string listen_host = "127.0.0.1";
+    int listen_port = 8080;
+    int shards = 0;  // 0: one per hardware thread
+    std::string database_url = "postgresql://postgres@127.0.0.1:5432/openmarket";
+    std::string redis_url = "redis://127.0.0.1:6379/0";
+    std::size_t body_limit = 1024 * 1024;
+    std::size_t header_limit = 16 * 1024;
+    std::chrono::milliseconds read_timeout{15'000};    // a request must arrive within this
+    std::chrono::milliseconds idle_timeout{60'000};    // keep-alive idle limit
+    std::chrono::milliseconds shutdown_deadline{10'000};
+    int max_connections_per_shard = 10'000;
+    int pg_pool_size = 4;  // per shard
+    int cpu_threads = 2;   // password hashing pool
+    std::chrono::seconds access_token_ttl{3600};
+    std::chrono::seconds refresh_token_ttl{30 * 24 * 3600};
+    std::string log_level = "info";
+    bool access_log = true;
+};
+
+struct CliResult {
+    Config config;
+    std::string command = "serve";  // "serve", "migrate", or "help"
+    std::string migrations_dir;     // for migrate; empty: built-in default
+};
+
+// Parses argv (argv[0] is the program). `env` gives the environment (name → value).
+// Returns VALIDATION_FAILED-style Error with a human message in detail on bad input.
+Result<CliResult> parse_cli(const std::vector<std::string>& args, const std::map<std::string, std::string>& env);
+
+std::map<std::string, std::string> environment_map();
+std::string usage();
+
+}  // namespace om

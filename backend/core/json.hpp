@@ -1,0 +1,63 @@
+#pragma once
+// Request-body parsing and validation that collects every field error at once.
+//   auto obj = parse_object(req.body);           // malformed JSON → MALFORMED_JSON (400)
+//   if (!obj) co_return problem(obj.error());
+//   Validator v(*obj);
+//   auto email = v.string("email", {.max = 320});
+//   auto role  = v.one_of("role", {"BUYER", "SELLER"});
+//   if (!v.ok()) co_return problem(v.error());  // VALIDATION_FAILED with errors[{field, message}]
+
+#include <cstdint>
+#include <initializer_list>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "core/error.hpp"
+
+namespace om {
+
+Result<nlohmann::json> parse_object(std::string_view body);
+
+// Number of Unicode code points in valid UTF-8 text.
+std::size_t utf8_length(std::string_view s) noexcept;
+
+struct StringRule {
+    bool required = true;
+    std::size_t min = 1;       // code points, after trimming when trim is set
+    std::size_t max = 10'000;  // code points
+    bool trim = true;
+};
+
+struct IntRule {
+    bool required = true;
+    std::int64_t min = INT64_MIN;
+    std::int64_t max = INT64_MAX;
+};
+
+class Validator {
+public:
+    explicit Validator(const nlohmann::json& object) : obj_(object) {}
+
+    std::optional<std::string> string(std::string_view field, StringRule rule = {});
+    std::optional<std::int64_t> integer(std::string_view field, IntRule rule = {});
+    std::optional<bool> boolean(std::string_view field, bool required = false);
+    std::optional<std::string> one_of(std::string_view field, std::initializer_list<std::string_view> allowed,
+                                      bool required = true);
+    // Whether the field is present with a non-null value.
+    [[nodiscard]] bool has(std::string_view field) const;
+
+    void fail(std::string field, std::string message) { errors_.push_back({std::move(field), std::move(message)}); }
+    [[nodiscard]] bool ok() const noexcept { return errors_.empty(); }
+    [[nodiscard]] Error error() const;
+
+private:
+    const nlohmann::json* find(std::string_view field) const;
+    const nlohmann::json& obj_;
+    std::vector<FieldError> errors_;
+};
+
+}  // namespace om

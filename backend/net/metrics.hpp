@@ -1,0 +1,33 @@
+#pragma once
+// Prometheus metrics. One registry per process; each shard records into its own cached series so that
+// the request path takes no lock after the first request of a route/status pair.
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace om::net {
+
+class Metrics {
+public:
+    explicit Metrics(int shards);
+    ~Metrics();
+    Metrics(const Metrics&) = delete;
+    Metrics& operator=(const Metrics&) = delete;
+
+    // Called only from shard `shard`'s thread.
+    void observe_request(int shard, std::string_view route, std::string_view method, int status, double seconds);
+    void set_pool(int shard, int open, int busy, int waiting);
+    void set_connections(int shard, int open);
+    void set_redis_connected(int shard, bool connected);
+    void count_accept_error(int shard);
+
+    // Prometheus text exposition format (thread-safe).
+    [[nodiscard]] std::string scrape() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace om::net

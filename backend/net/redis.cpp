@@ -1,0 +1,629 @@
+// Asynchronous Redis client: hiredis' async API driven by the shard's io_context.
+//
+// Lifetime design
+//  - Client owns a shared_ptr<Impl>. Every Asio handler of Impl holds a weak_ptr (or, for a command in
+//    flight, the coroutine frame holds a shared_ptr), so nothing outlives what it refers to.
+//  - Impl owns at most one redisAsyncContext (ac_). ac->data points back at Impl; before Impl frees a
+//    context itself it clears ac->data, so hiredis' connect/disconnect callbacks of that context become
+//    no-ops. hiredis frees a context by itself on a connection error (inside redisAsyncHandleRead/Write);
+//    it then calls our disconnect (or failed-connect) callback, and Impl forgets the pointer.
+//  - The event adapter (AsioEvents) is a separate object, owned by a self-reference that the context's
+//    ev.cleanup hook drops, and by the pending async_wait handlers. ev.cleanup marks it dead, cancels the
+//    waits and release()s the descriptor (hiredis closes the fd itself), so a handler that outlives the
+//    context never touches it.
+//  - Each command has a CommandState shared by the hiredis callback (privdata owns one shared_ptr) and
+//    the coroutine; its timeout timer holds only a weak_ptr. `done` makes completion happen exactly once:
+//    whichever of reply / timeout / connection loss comes first wins, the others are ignored.
+//  - Replies are delivered by posting to the io_context, so user code (which may stop() or destroy the
+//    Client, or issue more commands) never runs inside a hiredis callback.
+
+#include "net/redis.hpp"
+
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+
+// Boost 1.81 + GCC 12 at -O2: -Wnull-dereference fires inside Asio's executor comparison (a false
+// positive in a system header that affects every Asio user); silenced for the Asio headers only.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wnull-dereference"
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#pragma GCC diagnostic pop
+
+#include <algorithm>
+#include <charconv>
+#include <cstddef>
+#include <expected>
+#include <functional>
+#include <iterator>
+#include <limits>
+#include <stdexcept>
+#include <system_error>
+#include <utility>
+
+#include "core/error.hpp"
+
+namespace om::redis {
+
+namespace asio = boost::asio;
+
+namespace {
+
+constexpr std::chrono::milliseconds k_initial_backoff{50};
+constexpr std::chrono::milliseconds k_max_backoff{1000};
+
+// ---------------------------------------------------------------------------------------------------
+// URL parsing
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+std::string percent_decode(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] != '%') {
+            out.push_back(s[i]);
+            continue;
+        }
+        if (i + 2 >= s.size()) {
+            throw std::invalid_argument("redis url: truncated percent escape");
+        }
+        const int hi = hex_value(s[i + 1]);
+        const int lo = hex_value(s[i + 2]);
+        if (hi < 0 || lo < 0) {
+            throw std::invalid_argument("redis url: bad percent escape");
+        }
+        out.push_back(static_cast<char>(hi * 16 + lo));
+        i += 2;
+    }
+    return out;
+}
+
+bool all_digits(std::string_view s) {
+    return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+int parse_int(std::string_view s, int min, int max, const char* what) {
+    if (!all_digits(s)) {
+        throw std::invalid_argument(std::string("redis url: bad ") + what);
+    }
+    int value = 0;
+    const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+    if (ec != std::errc{} || ptr != s.data() + s.size() || value < min || value > max) {
+        throw std::invalid_argument(std::string("redis url: bad ") + what);
+    }
+    return value;
+}
+
+// Commands after which hiredis calls a reply callback more than once (or never): not supported here.
+bool is_push_mode_command(std::string_view name) {
+    constexpr std::string_view names[] = {"subscribe", "psubscribe", "ssubscribe", "unsubscribe",
+                                          "punsubscribe", "sunsubscribe", "monitor"};
+    return std::any_of(std::begin(names), std::end(names), [&](std::string_view n) {
+        return n.size() == name.size() && std::equal(n.begin(), n.end(), name.begin(), [](char a, char b) {
+                   return a == (b >= 'A' && b <= 'Z' ? static_cast<char>(b - 'A' + 'a') : b);
+               });
+    });
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Reply conversion
+
+Reply convert(const redisReply& r) {
+    Reply out;
+    switch (r.type) {
+        case REDIS_REPLY_STRING:
+            out.type = Reply::Type::string;
+            out.str.assign(r.str, r.len);
+            break;
+        case REDIS_REPLY_STATUS:
+            out.type = Reply::Type::status;
+            out.str.assign(r.str, r.len);
+            break;
+        case REDIS_REPLY_ERROR:
+            out.type = Reply::Type::error;
+            out.str.assign(r.str, r.len);
+            break;
+        case REDIS_REPLY_INTEGER:
+            out.type = Reply::Type::integer;
+            out.integer = r.integer;
+            break;
+        case REDIS_REPLY_ARRAY:
+            out.type = Reply::Type::array;
+            out.elements.reserve(r.elements);
+            for (std::size_t i = 0; i < r.elements; ++i) {
+                out.elements.push_back(convert(*r.element[i]));
+            }
+            break;
+        default:
+            out.type = Reply::Type::nil;
+            break;
+    }
+    return out;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Event adapter: hiredis' ev hooks on top of an Asio stream_descriptor.
+
+class AsioEvents : public std::enable_shared_from_this<AsioEvents> {
+public:
+    AsioEvents(asio::io_context& io, redisAsyncContext* ac) : ac_(ac), sd_(io) {}
+
+    // Attaches to `ac`. Throws (boost::system::system_error) if the descriptor cannot be registered.
+    static void attach(asio::io_context& io, redisAsyncContext* ac) {
+        auto events = std::make_shared<AsioEvents>(io, ac);
+        events->sd_.assign(ac->c.fd);
+        events->self_ = events;
+        ac->ev.data = events.get();
+        ac->ev.addRead = &AsioEvents::add_read;
+        ac->ev.delRead = &AsioEvents::del_read;
+        ac->ev.addWrite = &AsioEvents::add_write;
+        ac->ev.delWrite = &AsioEvents::del_write;
+        ac->ev.cleanup = &AsioEvents::cleanup;
+    }
+
+private:
+    static AsioEvents* self(void* privdata) { return static_cast<AsioEvents*>(privdata); }
+
+    static void add_read(void* privdata) {
+        AsioEvents* e = self(privdata);
+        e->reading_ = true;
+        e->arm_read();
+    }
+    static void del_read(void* privdata) { self(privdata)->reading_ = false; }
+    static void add_write(void* privdata) {
+        AsioEvents* e = self(privdata);
+        e->writing_ = true;
+        e->arm_write();
+    }
+    static void del_write(void* privdata) { self(privdata)->writing_ = false; }
+
+    // Called by hiredis while it frees the context (possibly from inside redisAsyncHandleRead/Write).
+    static void cleanup(void* privdata) {
+        AsioEvents* e = self(privdata);
+        // Keeps the object alive to the end of this function even if no wait is pending.
+        const std::shared_ptr<AsioEvents> keep = std::move(e->self_);
+        e->alive_ = false;
+        e->ac_ = nullptr;
+        e->reading_ = false;
+        e->writing_ = false;
+        boost::system::error_code ignored;
+        e->sd_.cancel(ignored);
+        (void)e->sd_.release();  // hiredis closes the fd itself
+    }
+
+    void arm_read() {
+        if (!alive_ || read_pending_) {
+            return;
+        }
+        read_pending_ = true;
+        sd_.async_wait(asio::posix::stream_descriptor::wait_read,
+                       [self = shared_from_this()](const boost::system::error_code& ec) { self->on_readable(ec); });
+    }
+
+    void arm_write() {
+        if (!alive_ || write_pending_) {
+            return;
+        }
+        write_pending_ = true;
+        sd_.async_wait(asio::posix::stream_descriptor::wait_write,
+                       [self = shared_from_this()](const boost::system::error_code& ec) { self->on_writable(ec); });
+    }
+
+    void on_readable(const boost::system::error_code& ec) {
+        read_pending_ = false;
+        if (ec == asio::error::operation_aborted || !alive_ || !reading_) {
+            return;
+        }
+        redisAsyncHandleRead(ac_);  // may free the context: cleanup() then clears alive_
+        if (alive_ && reading_) {
+            arm_read();
+        }
+    }
+
+    void on_writable(const boost::system::error_code& ec) {
+        write_pending_ = false;
+        if (ec == asio::error::operation_aborted || !alive_ || !writing_) {
+            return;
+        }
+        redisAsyncHandleWrite(ac_);  // may free the context: cleanup() then clears alive_
+        if (alive_ && writing_) {
+            arm_write();
+        }
+    }
+
+    redisAsyncContext* ac_;
+    asio::posix::stream_descriptor sd_;
+    std::shared_ptr<AsioEvents> self_;  // the context's reference, dropped by cleanup()
+    bool alive_ = true;
+    bool reading_ = false;
+    bool writing_ = false;
+    bool read_pending_ = false;
+    bool write_pending_ = false;
+};
+
+// ---------------------------------------------------------------------------------------------------
+// Commands in flight
+
+using Outcome = std::expected<Reply, std::string>;
+
+struct CommandState {
+    CommandState(asio::io_context& io, std::function<void(Outcome)> complete)
+        : io_(io), complete_(std::move(complete)), timer_(io) {}
+
+    asio::io_context& io_;
+    std::function<void(Outcome)> complete_;
+    asio::steady_timer timer_;
+    bool done_ = false;
+};
+
+// hiredis reply callback. privdata owns one shared_ptr<CommandState>. reply is null when the context is
+// being freed (connection lost, stop(), connect timeout). Must not throw: it is called from C.
+void on_reply(redisAsyncContext* /*ac*/, void* reply, void* privdata) noexcept {
+    std::unique_ptr<std::shared_ptr<CommandState>> holder(static_cast<std::shared_ptr<CommandState>*>(privdata));
+    std::shared_ptr<CommandState> state = std::move(*holder);
+    if (state->done_) {
+        return;  // timed out earlier: the late reply is dropped
+    }
+    state->done_ = true;
+    try {
+        state->timer_.cancel();
+        Outcome outcome = reply != nullptr ? Outcome(convert(*static_cast<const redisReply*>(reply)))
+                                           : Outcome(std::unexpected(std::string("redis: connection lost")));
+        asio::post(state->io_, [state, outcome = std::move(outcome)]() mutable {
+            state->complete_(std::move(outcome));
+        });
+    } catch (...) {
+        // Out of memory while converting or posting: fail the command from a fresh handler if possible.
+        try {
+            asio::post(state->io_, [state]() {
+                state->complete_(std::unexpected(std::string("redis: failed to deliver reply")));
+            });
+        } catch (...) {
+            std::terminate();
+        }
+    }
+}
+
+}  // namespace
+
+// -------------------------------------------------------------------------------------------------------
+
+Options parse_url(std::string_view url) {
+    constexpr std::string_view scheme = "redis://";
+    if (url.size() < scheme.size() || url.substr(0, scheme.size()) != scheme) {
+        throw std::invalid_argument("redis url: expected redis://");
+    }
+    std::string_view rest = url.substr(scheme.size());
+    Options o;
+
+    // userinfo: everything up to the last '@' (a db path never contains '@').
+    if (const auto at = rest.rfind('@'); at != std::string_view::npos) {
+        const std::string_view userinfo = rest.substr(0, at);
+        rest = rest.substr(at + 1);
+        const auto colon = userinfo.find(':');
+        if (colon == std::string_view::npos) {
+            throw std::invalid_argument("redis url: expected :password@");
+        }
+        if (colon != 0) {
+            throw std::invalid_argument("redis url: user names are not supported");
+        }
+        o.password = percent_decode(userinfo.substr(colon + 1));
+    }
+
+    // host[:port]
+    const auto slash = rest.find('/');
+    std::string_view hostport = rest.substr(0, slash);
+    std::string_view path = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
+    std::string_view port;
+    bool has_port = false;
+    if (!hostport.empty() && hostport.front() == '[') {
+        const auto close = hostport.find(']');
+        if (close == std::string_view::npos) {
+            throw std::invalid_argument("redis url: unterminated IPv6 address");
+        }
+        o.host = std::string(hostport.substr(1, close - 1));
+        const std::string_view after = hostport.substr(close + 1);
+        if (!after.empty()) {
+            if (after.front() != ':') {
+                throw std::invalid_argument("redis url: garbage after IPv6 address");
+            }
+            port = after.substr(1);
+            has_port = true;
+        }
+    } else {
+        const auto colon = hostport.find(':');
+        o.host = std::string(hostport.substr(0, colon));
+        if (colon != std::string_view::npos) {
+            port = hostport.substr(colon + 1);
+            has_port = true;
+        }
+    }
+    if (o.host.empty()) {
+        throw std::invalid_argument("redis url: missing host");
+    }
+    if (std::any_of(o.host.begin(), o.host.end(), [](char c) {
+            return c == '@' || c == '?' || c == '#' || c == ' ' || c == '[' || c == ']';
+        })) {
+        throw std::invalid_argument("redis url: bad host");
+    }
+    if (has_port) {
+        o.port = parse_int(port, 1, 65535, "port");
+    }
+
+    // [/db]
+    if (!path.empty()) {
+        o.db = parse_int(path, 0, std::numeric_limits<int>::max(), "database number");
+    }
+    return o;
+}
+
+// -------------------------------------------------------------------------------------------------------
+
+struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
+    Impl(asio::io_context& io, Options options)
+        : io_(io), options_(std::move(options)), reconnect_timer_(io), connect_timer_(io) {}
+
+    ~Impl() {
+        stopped_ = true;
+        drop_connection();
+    }
+
+    Impl(const Impl&) = delete;
+    Impl& operator=(const Impl&) = delete;
+
+    [[nodiscard]] bool connected() const noexcept { return ac_ != nullptr && ready_; }
+
+    void start() {
+        if (started_ || stopped_) {
+            return;
+        }
+        started_ = true;
+        connect();
+    }
+
+    void stop() {
+        stopped_ = true;
+        reconnect_timer_.cancel();
+        connect_timer_.cancel();
+        drop_connection();
+    }
+
+    // Sends one command on the current connection; `complete` is called exactly once, never from inside
+    // this function nor from inside a hiredis callback.
+    void submit(const std::vector<std::string>& args, std::chrono::milliseconds timeout,
+                std::function<void(Outcome)> complete) {
+        auto state = std::make_shared<CommandState>(io_, std::move(complete));
+        auto fail = [&](std::string why) {
+            state->done_ = true;
+            asio::post(io_, [state, why = std::move(why)]() { state->complete_(std::unexpected(why)); });
+        };
+        if (ac_ == nullptr) {
+            fail("redis: not connected");
+            return;
+        }
+        std::vector<const char*> argv;
+        std::vector<std::size_t> argvlen;
+        argv.reserve(args.size());
+        argvlen.reserve(args.size());
+        for (const auto& a : args) {
+            argv.push_back(a.data());
+            argvlen.push_back(a.size());
+        }
+        auto holder = std::make_unique<std::shared_ptr<CommandState>>(state);
+        const int rc = redisAsyncCommandArgv(ac_, &on_reply, holder.get(), static_cast<int>(argv.size()),
+                                             argv.data(), argvlen.data());
+        if (rc != REDIS_OK) {
+            fail("redis: command rejected by the connection");
+            return;
+        }
+        (void)holder.release();  // owned by hiredis until on_reply
+
+        state->timer_.expires_after(timeout);
+        state->timer_.async_wait([weak = std::weak_ptr<CommandState>(state)](const boost::system::error_code& ec) {
+            if (ec) {
+                return;
+            }
+            const auto s = weak.lock();
+            if (!s || s->done_) {
+                return;
+            }
+            s->done_ = true;
+            s->complete_(std::unexpected(std::string("redis: command timed out")));
+        });
+    }
+
+    void connect() {
+        ++generation_;
+        redisAsyncContext* ac = redisAsyncConnect(options_.host.c_str(), options_.port);
+        if (ac == nullptr) {
+            schedule_reconnect();
+            return;
+        }
+        if (ac->err != 0) {
+            redisAsyncFree(ac);
+            schedule_reconnect();
+            return;
+        }
+        try {
+            AsioEvents::attach(io_, ac);
+        } catch (const std::exception&) {
+            redisAsyncFree(ac);
+            schedule_reconnect();
+            return;
+        }
+        ac->data = this;
+        ac_ = ac;
+        ready_ = false;
+        redisAsyncSetDisconnectCallback(ac, &Impl::on_disconnect_cb);
+        redisAsyncSetConnectCallback(ac, &Impl::on_connect_cb);  // arms the first write wait
+
+        connect_timer_.expires_after(options_.connect_timeout);
+        connect_timer_.async_wait([weak = weak_from_this(), gen = generation_](const boost::system::error_code& ec) {
+            if (ec) {
+                return;
+            }
+            if (const auto self = weak.lock(); self && self->generation_ == gen && !self->ready_) {
+                self->drop_connection();
+            }
+        });
+    }
+
+    // Frees the current context ourselves (never from inside hiredis' connect/disconnect callbacks).
+    // Pending commands fail with "connection lost". Reconnects unless stopped.
+    void drop_connection() {
+        redisAsyncContext* ac = std::exchange(ac_, nullptr);
+        ready_ = false;
+        if (ac == nullptr) {
+            return;
+        }
+        ac->data = nullptr;  // our connect/disconnect callbacks ignore this context from now on
+        redisAsyncFree(ac);
+        schedule_reconnect();
+    }
+
+    // The context is being freed by hiredis itself; forget it.
+    void connection_gone() {
+        ac_ = nullptr;
+        ready_ = false;
+        connect_timer_.cancel();
+        schedule_reconnect();
+    }
+
+    void schedule_reconnect() {
+        if (stopped_ || !started_) {
+            return;
+        }
+        const auto delay = backoff_;
+        backoff_ = std::min(backoff_ * 2, k_max_backoff);
+        reconnect_timer_.expires_after(delay);
+        reconnect_timer_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
+            if (ec) {
+                return;
+            }
+            if (const auto self = weak.lock(); self && !self->stopped_ && self->ac_ == nullptr) {
+                self->connect();
+            }
+        });
+    }
+
+    static void on_connect_cb(const redisAsyncContext* ac, int status) {
+        auto* self = static_cast<Impl*>(ac->data);
+        if (self == nullptr) {
+            return;
+        }
+        if (status != REDIS_OK) {
+            self->connection_gone();  // hiredis frees the context right after this callback
+            return;
+        }
+        self->handshake();
+    }
+
+    static void on_disconnect_cb(const redisAsyncContext* ac, int /*status*/) {
+        auto* self = static_cast<Impl*>(ac->data);
+        if (self == nullptr) {
+            return;
+        }
+        self->connection_gone();
+    }
+
+    // TCP is up: AUTH and SELECT (pipelined) before reporting connected().
+    void handshake() {
+        std::vector<std::vector<std::string>> steps;
+        if (!options_.password.empty()) {
+            steps.push_back({"AUTH", options_.password});
+        }
+        if (options_.db != 0) {
+            steps.push_back({"SELECT", std::to_string(options_.db)});
+        }
+        if (steps.empty()) {
+            mark_ready();
+            return;
+        }
+        for (std::size_t i = 0; i < steps.size(); ++i) {
+            const bool last = i + 1 == steps.size();
+            submit(steps[i], options_.connect_timeout,
+                   [weak = weak_from_this(), gen = generation_, last](Outcome outcome) {
+                       const auto self = weak.lock();
+                       if (!self || self->generation_ != gen || self->ac_ == nullptr || self->ready_) {
+                           return;
+                       }
+                       if (!outcome || outcome->is_error()) {
+                           self->drop_connection();  // wrong password or bad db: retry with backoff
+                           return;
+                       }
+                       if (last) {
+                           self->mark_ready();
+                       }
+                   });
+        }
+    }
+
+    void mark_ready() {
+        ready_ = true;
+        backoff_ = k_initial_backoff;
+        connect_timer_.cancel();
+    }
+
+    asio::io_context& io_;
+    Options options_;
+    redisAsyncContext* ac_ = nullptr;
+    bool ready_ = false;
+    bool started_ = false;
+    bool stopped_ = false;
+    std::uint64_t generation_ = 0;
+    std::chrono::milliseconds backoff_ = k_initial_backoff;
+    asio::steady_timer reconnect_timer_;
+    asio::steady_timer connect_timer_;
+};
+
+// -------------------------------------------------------------------------------------------------------
+
+Client::Client(asio::io_context& io, Options options) : impl_(std::make_shared<Impl>(io, std::move(options))) {}
+
+Client::~Client() {
+    if (impl_) {
+        impl_->stop();
+    }
+}
+
+void Client::start() { impl_->start(); }
+
+void Client::stop() { impl_->stop(); }
+
+bool Client::connected() const noexcept { return impl_->connected(); }
+
+Task<Reply> Client::command(std::vector<std::string> args) {
+    if (args.empty()) {
+        throw std::invalid_argument("redis: empty command");
+    }
+    if (is_push_mode_command(args.front())) {
+        throw std::invalid_argument("redis: pub/sub and MONITOR are not supported by this client");
+    }
+    const std::shared_ptr<Impl> impl = impl_;  // keeps Impl alive while this command is in flight
+    if (!impl->connected()) {
+        throw Unavailable("redis: not connected");
+    }
+    Outcome outcome = co_await CallbackAwaiter<Outcome>([&](std::function<void(Outcome)> complete) {
+        impl->submit(args, impl->options_.command_timeout, std::move(complete));
+    });
+    if (!outcome) {
+        throw Unavailable(outcome.error());
+    }
+    co_return std::move(*outcome);
+}
+
+}  // namespace om::redis

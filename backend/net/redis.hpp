@@ -1,0 +1,82 @@
+#pragma once
+// Asynchronous Redis client for one shard: hiredis' async API plugged into the shard's io_context
+// through an Asio adapter (redisAsyncContext ev.addRead/delRead/addWrite/delWrite/cleanup).
+//
+// Contract:
+//  - A Client belongs to one shard and is used only from that shard's thread.
+//  - command() sends one command (pipelined with other in-flight ones on the same connection) and
+//    resumes the caller with the reply. Error replies from Redis come back as Reply::Type::error.
+//  - Not connected, connection lost mid-command, or no reply within `command_timeout` →
+//    throws om::Unavailable. The client reconnects by itself with backoff (capped at 1 s).
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/task.hpp"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace om::redis {
+
+struct Reply {
+    enum class Type : std::uint8_t { string, array, integer, nil, status, error };
+    Type type = Type::nil;
+    std::string str;  // string, status, error
+    long long integer = 0;
+    std::vector<Reply> elements;
+
+    [[nodiscard]] bool is_nil() const noexcept { return type == Type::nil; }
+    [[nodiscard]] bool is_error() const noexcept { return type == Type::error; }
+};
+
+struct Options {
+    std::string host = "127.0.0.1";
+    int port = 6379;
+    int db = 0;
+    std::string password;  // empty: no AUTH
+    std::chrono::milliseconds command_timeout{2000};
+    std::chrono::milliseconds connect_timeout{2000};
+};
+
+// Builds a command's argument list. Use this rather than a braced list inside coroutines: GCC 12
+// miscompiles initializer_list temporaries in co_await expressions ("array used as initializer").
+template <class... A>
+std::vector<std::string> args(A&&... a) {
+    std::vector<std::string> v;
+    v.reserve(sizeof...(A));
+    (v.emplace_back(std::forward<A>(a)), ...);
+    return v;
+}
+
+// Parses redis://[:password@]host[:port][/db]. Throws std::invalid_argument on a malformed URL.
+Options parse_url(std::string_view url);
+
+class Client {
+public:
+    Client(boost::asio::io_context& io, Options options);
+    ~Client();
+    Client(const Client&) = delete;
+    Client& operator=(const Client&) = delete;
+
+    // Starts connecting (non-blocking). Safe to call once; reconnects are automatic afterwards.
+    void start();
+    // Disconnects and fails in-flight commands with Unavailable; no more reconnects.
+    void stop();
+
+    Task<Reply> command(std::vector<std::string> args);
+
+    [[nodiscard]] bool connected() const noexcept;
+
+    struct Impl;
+
+private:
+    std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace om::redis

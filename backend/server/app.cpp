@@ -1,0 +1,82 @@
+#include "server/app.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "member/member_routes.hpp"
+#include "member/member_service.hpp"
+#include "net/metrics.hpp"
+#include "net/pg.hpp"
+#include "net/redis.hpp"
+#include "net/server.hpp"
+#include "server/migrate.hpp"
+
+namespace om {
+
+namespace {
+
+void add_operational_routes(Router& router, net::ShardContext& ctx) {
+    router.get("/healthz", [](Request&) -> Task<Response> {
+        co_return json_response(200, R"({"status":"ok"})");
+    });
+
+    router.get("/readyz", [&ctx](Request& req) -> Task<Response> {
+        nlohmann::json checks;
+        bool ready = true;
+        const int want = latest_version(embedded_migrations());
+        try {
+            auto r = co_await ctx.db.query("SELECT coalesce(max(version), 0) FROM om_meta.schema_migrations");
+            const int have = std::stoi(std::string(r.get(0, 0)));
+            checks["postgres"] = "ok";
+            checks["migrations"] = {{"applied", have}, {"expected", want}};
+            if (have < want) {
+                ready = false;
+            }
+        } catch (const pg::SqlError&) {
+            ready = false;
+            checks["postgres"] = "ok";
+            checks["migrations"] = {{"applied", 0}, {"expected", want}, {"error", "not migrated"}};
+        } catch (const std::exception&) {
+            ready = false;
+            checks["postgres"] = "unavailable";
+        }
+        try {
+            auto pong = co_await ctx.redis.command(redis::args("PING"));
+            checks["redis"] = pong.is_error() ? "error" : "ok";
+            ready = ready && !pong.is_error();
+        } catch (const std::exception&) {
+            ready = false;
+            checks["redis"] = "unavailable";
+        }
+        if (ready) {
+            co_return json_response(200, nlohmann::json{{"status", "ready"}, {"checks", checks}}.dump());
+        }
+        Error e{ErrorCode::service_unavailable, "Not ready: " + checks.dump()};
+        e.with_header("Retry-After", "1");
+        auto res = problem(e, req.path);
+        co_return res;
+    });
+
+    router.get("/metrics", [&ctx](Request&) -> Task<Response> {
+        Response r;
+        r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+        r.body = ctx.metrics.scrape();
+        co_return r;
+    });
+}
+
+}  // namespace
+
+ShardApp build_shard_app(net::ShardContext& ctx) {
+    ShardApp app;
+    add_operational_routes(app.router, ctx);
+
+    auto members = std::make_shared<member::MemberService>(
+        ctx.db, ctx.redis, ctx.offload,
+        member::SessionStore(ctx.redis, ctx.config.access_token_ttl, ctx.config.refresh_token_ttl));
+    member::add_routes(app.router, *members);
+    app.authenticate = [m = members.get()](const Request& req) { return m->authenticate(req); };
+    app.owned.push_back(members);
+    return app;
+}
+
+}  // namespace om

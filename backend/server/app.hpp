@@ -1,0 +1,11 @@
+#pragma once
+// Wires the services into one shard: routes, auth middleware, health, readiness and metrics endpoints.
+#include "core/app.hpp"
+
+namespace om::net {
+struct ShardContext;
+}
+
+namespace om {
+ShardApp build_shard_app(net::ShardContext& ctx);
+}  // namespace om

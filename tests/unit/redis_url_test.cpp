@@ -1,0 +1,103 @@
+// om::redis::parse_url: redis://[:password@]host[:port][/db]
+#include <gtest/gtest.h>
+
+#include <stdexcept>
+#include <string>
+
+#include "net/redis.hpp"
+
+namespace {
+
+using om::redis::parse_url;
+
+TEST(RedisUrl, HostOnlyUsesDefaults) {
+    const auto o = parse_url("redis://localhost");
+    EXPECT_EQ(o.host, "localhost");
+    EXPECT_EQ(o.port, 6379);
+    EXPECT_EQ(o.db, 0);
+    EXPECT_TRUE(o.password.empty());
+}
+
+TEST(RedisUrl, HostPortDb) {
+    const auto o = parse_url("redis://127.0.0.1:6390/3");
+    EXPECT_EQ(o.host, "127.0.0.1");
+    EXPECT_EQ(o.port, 6390);
+    EXPECT_EQ(o.db, 3);
+    EXPECT_TRUE(o.password.empty());
+}
+
+TEST(RedisUrl, PasswordHostPortDb) {
+    const auto o = parse_url("redis://:s3cret@cache.internal:7000/15");
+    EXPECT_EQ(o.password, "s3cret");
+    EXPECT_EQ(o.host, "cache.internal");
+    EXPECT_EQ(o.port, 7000);
+    EXPECT_EQ(o.db, 15);
+}
+
+TEST(RedisUrl, PasswordIsPercentDecodedAndMayContainAt) {
+    EXPECT_EQ(parse_url("redis://:p%40ss%2Fw%3Ard@h").password, "p@ss/w:rd");
+    EXPECT_EQ(parse_url("redis://:a@b@h:1").password, "a@b");
+    EXPECT_EQ(parse_url("redis://:a@b@h:1").host, "h");
+}
+
+TEST(RedisUrl, TrailingSlashMeansDbZero) {
+    const auto o = parse_url("redis://h:1234/");
+    EXPECT_EQ(o.port, 1234);
+    EXPECT_EQ(o.db, 0);
+}
+
+TEST(RedisUrl, Ipv6Literal) {
+    const auto o = parse_url("redis://[::1]:6380/2");
+    EXPECT_EQ(o.host, "::1");
+    EXPECT_EQ(o.port, 6380);
+    EXPECT_EQ(o.db, 2);
+    EXPECT_EQ(parse_url("redis://[::1]").port, 6379);
+}
+
+TEST(RedisUrl, PortBounds) {
+    EXPECT_EQ(parse_url("redis://h:1").port, 1);
+    EXPECT_EQ(parse_url("redis://h:65535").port, 65535);
+}
+
+TEST(RedisUrl, KeepsDefaultTimeouts) {
+    const auto o = parse_url("redis://h");
+    EXPECT_EQ(o.command_timeout, om::redis::Options{}.command_timeout);
+    EXPECT_EQ(o.connect_timeout, om::redis::Options{}.connect_timeout);
+}
+
+class RedisUrlInvalid : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(RedisUrlInvalid, Throws) { EXPECT_THROW((void)parse_url(GetParam()), std::invalid_argument); }
+
+INSTANTIATE_TEST_SUITE_P(Malformed, RedisUrlInvalid,
+                         ::testing::Values("",                           // empty
+                                           "localhost:6379",             // no scheme
+                                           "http://localhost:6379",      // wrong scheme
+                                           "rediss://localhost",         // TLS not supported
+                                           "REDIS://localhost",          // scheme is case-sensitive here
+                                           "redis://",                   // no host
+                                           "redis://:6379",              // no host
+                                           "redis://:pw@",               // no host
+                                           "redis://:pw@:6379/0",        // no host
+                                           "redis://h:",                 // empty port
+                                           "redis://h:0",                // port 0
+                                           "redis://h:65536",            // port too large
+                                           "redis://h:99999999999",      // port overflow
+                                           "redis://h:-1",               // negative port
+                                           "redis://h:+80",              // sign
+                                           "redis://h:80a",              // trailing garbage
+                                           "redis://h:abc",              // not a number
+                                           "redis://h:6379/x",           // bad db
+                                           "redis://h:6379/-1",          // negative db
+                                           "redis://h:6379/1/2",         // extra path
+                                           "redis://h:6379/0?timeout=1", // query not supported
+                                           "redis://h/99999999999",      // db overflow
+                                           "redis://user:pw@h",          // user names not supported
+                                           "redis://pw@h",               // missing ':' before password
+                                           "redis://:p%zz@h",            // bad percent escape
+                                           "redis://:p%4@h",             // truncated percent escape
+                                           "redis://[::1",               // unterminated IPv6
+                                           "redis://[::1]x",             // garbage after IPv6
+                                           "redis://[]:6379"));          // empty IPv6
+
+}  // namespace
