@@ -91,6 +91,8 @@ std::optional<Error> apply(Config& c, CliResult& r, std::string_view key, std::s
         std::string host(value.substr(0, colon));
         if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
             host = host.substr(1, host.size() - 2);
+        } else if (host.find(':') != std::string::npos) {
+            return bad("listen: write an IPv6 address in brackets, e.g. [::1]:8080");
         }
         c.listen_host = host.empty() ? "0.0.0.0" : host;
         c.listen_port = static_cast<int>(*port);

@@ -177,6 +177,10 @@ void add_routes(Router& router, MemberService& svc) {
     }, Auth::required);
 
     router.put("/member/members/{userId}", [&svc](Request& req) -> Task<Response> {
+        if (req.param("userId") != req.member().member_id) {
+            // Ownership before validation: someone else's account is 403 whatever the body says.
+            co_return problem(Error{ErrorCode::forbidden, "You may only change your own account"}, req.path);
+        }
         auto cmd = parse_update(req.body);
         if (!cmd) {
             co_return problem(cmd.error(), req.path);

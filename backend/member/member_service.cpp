@@ -26,12 +26,12 @@ std::optional<std::string> normalize_email(std::string_view raw) {
         return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
     });
     const auto at = e.find('@');
-    if (at == std::string::npos || at == 0 || e.find('@', at + 1) != std::string::npos) {
-        return std::nullopt;
+    if (at == std::string::npos || at == 0 || at > 64 || e.find('@', at + 1) != std::string::npos) {
+        return std::nullopt;  // RFC 5321: the local part is at most 64 octets
     }
     const std::string_view domain = std::string_view(e).substr(at + 1);
     if (domain.size() < 3 || domain.find('.') == std::string_view::npos || domain.front() == '.' ||
-        domain.back() == '.') {
+        domain.back() == '.' || domain.find("..") != std::string_view::npos) {
         return std::nullopt;
     }
     for (char c : e) {

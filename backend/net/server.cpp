@@ -368,9 +368,9 @@ asio::awaitable<void> session(Shard& sh, tcp::socket socket) {
 asio::awaitable<void> refuse(tcp::socket socket) {
     static const std::string body =
         R"({"type":"https://openmarket.dev/problems/SERVICE_UNAVAILABLE","title":"Service temporarily unavailable","status":503,"code":"SERVICE_UNAVAILABLE","detail":"Too many connections; retry shortly"})";
-    static const std::string msg = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/problem+json\r\n"
-                                   "Retry-After: 1\r\nConnection: close\r\nContent-Length: " +
-                                   std::to_string(body.size()) + "\r\n\r\n" + body;
+    const std::string msg = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/problem+json\r\n"
+                            "Retry-After: 1\r\nConnection: close\r\nX-Request-Id: " + new_request_id() +
+                            "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
     beast::tcp_stream stream(std::move(socket));
     stream.expires_after(2s);
     co_await asio::async_write(stream, asio::buffer(msg), use_tuple);

@@ -216,6 +216,8 @@ TEST_F(MemberApi, ProfileIsReadableAndWritableByItsOwnerOnly) {
     expect_problem(client_->get("/member/members/" + other["userId"].get<std::string>(), token), 403, "FORBIDDEN");
     expect_problem(client_->put("/member/members/" + other["userId"].get<std::string>(), {{"name", "hijack"}}, token),
                    403, "FORBIDDEN");
+    expect_problem(client_->put("/member/members/" + other["userId"].get<std::string>(), {{"name", ""}}, token), 403,
+                   "FORBIDDEN");  // ownership is checked before the body
 
     r = client_->put("/member/members/" + id, {{"name", "새 이름"}, {"phone", "010-9876-5432"}}, token);
     ASSERT_EQ(r.status, 200) << r.body;

@@ -146,14 +146,35 @@ TEST(ServerLifecycle, SeveralProcessesShareOnePort) {
     o.port = a.port();
     o.database_url = a.database_url();
     o.redis_url = a.redis_url();
+    o.wait_ready = false;  // /readyz on the shared port could be answered by `a`: wait for b's own log line
     ServerProcess b(o);
+    bool listening = false;
+    for (int i = 0; i < 200 && !listening; ++i) {
+        listening = b.log().find("\"msg\":\"listening\"") != std::string::npos;
+        if (!listening) {
+            std::this_thread::sleep_for(25ms);
+        }
+    }
+    ASSERT_TRUE(listening) << b.log();
+    auto healthz = [](int port) {
+        try {
+            return raw_status(raw_exchange(port, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+        } catch (const std::exception& e) {
+            ADD_FAILURE() << e.what();
+            return 0;
+        }
+    };
     // Both serve; with SO_REUSEPORT the kernel spreads new connections over both processes.
     for (int i = 0; i < 20; ++i) {
-        EXPECT_EQ(raw_status(raw_exchange(a.port(), "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")), 200);
+        EXPECT_EQ(healthz(a.port()), 200) << "request " << i;
     }
-    a.stop();
+    EXPECT_EQ(a.stop(), 0) << a.log();
     for (int i = 0; i < 10; ++i) {
-        EXPECT_EQ(raw_status(raw_exchange(b.port(), "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")), 200);
+        EXPECT_EQ(healthz(b.port()), 200) << "request " << i << " after a stopped";
+    }
+    EXPECT_TRUE(b.running());
+    if (HasFailure()) {
+        ADD_FAILURE() << "log of a:\n" << a.log() << "\nlog of b:\n" << b.log();
     }
 }
 

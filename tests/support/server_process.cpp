@@ -100,7 +100,9 @@ ServerProcess::ServerProcess(ServerOptions options) : options_(std::move(options
         throw std::runtime_error("migrate failed: " + out);
     }
     port_ = options_.port ? options_.port : free_port();
-    log_path_ = env("OM_TEST_STATE_DIR") + "/server-" + std::to_string(::getpid()) + "-" + std::to_string(port_) + ".log";
+    static int instance = 0;
+    log_path_ = env("OM_TEST_STATE_DIR") + "/server-" + std::to_string(::getpid()) + "-" + std::to_string(port_) + "-" +
+                std::to_string(++instance) + ".log";
     start();
 }
 

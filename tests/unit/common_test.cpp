@@ -219,6 +219,12 @@ TEST(NormalizeEmail, RejectsMalformed) {
     }
 }
 
+TEST(NormalizeEmail, RejectsLongLocalPartsAndEmptyLabels) {
+    EXPECT_TRUE(normalize_email(std::string(64, 'a') + "@example.com").has_value());
+    EXPECT_FALSE(normalize_email(std::string(65, 'a') + "@example.com").has_value());
+    EXPECT_FALSE(normalize_email("alice@example..com").has_value());
+}
+
 TEST(NormalizeEmail, RejectsControlCharacters) {
     EXPECT_FALSE(normalize_email(std::string("ali\x01" "ce@example.com")).has_value());
     EXPECT_FALSE(normalize_email(std::string("alice@example.com\x7f")).has_value());
@@ -226,9 +232,14 @@ TEST(NormalizeEmail, RejectsControlCharacters) {
 }
 
 TEST(NormalizeEmail, LengthLimitIs254) {
-    const std::string domain = "@example.com";
-    const std::string ok = std::string(254 - domain.size(), 'a') + domain;
-    const std::string too_long = std::string(255 - domain.size(), 'a') + domain;
+    // A long domain of 50-character labels: "alice@" + labels + ".com" is exactly 254 characters.
+    std::string labels;
+    while (labels.size() + 51 <= 254 - 6 - 4) {
+        labels += std::string(50, 'd') + ".";
+    }
+    labels += std::string(254 - 6 - 4 - labels.size(), 'e');
+    const std::string ok = "alice@" + labels + ".com";
+    const std::string too_long = "alice@x" + labels + ".com";
     ASSERT_EQ(ok.size(), 254U);
     EXPECT_EQ(normalize_email(ok), ok);
     EXPECT_FALSE(normalize_email(too_long).has_value());

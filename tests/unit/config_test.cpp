@@ -130,7 +130,7 @@ TEST(Config, ListenParsing) {
 
 TEST(Config, BadListenIsAnError) {
     for (const char* in : {"127.0.0.1", "127.0.0.1:", "127.0.0.1:65536", "127.0.0.1:-1", "127.0.0.1:http",
-                           "127.0.0.1:80x", "[::1]"}) {
+                           "127.0.0.1:80x", "[::1]", "::1:8080"}) {
         SCOPED_TRACE(in);
         const auto r = parse({std::string("--listen=") + in});
         ASSERT_FALSE(r.has_value());
