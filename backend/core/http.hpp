@@ -14,6 +14,10 @@ namespace om {
 enum class Method : std::uint8_t { get, head, post, put, patch, del, options, other };
 
 std::string_view to_string(Method m) noexcept;
+
+// Percent-decodes URL text (RFC 3986); with plus_is_space, '+' is a space (query strings,
+// application/x-www-form-urlencoded). nullopt for an invalid escape.
+std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space = false);
 Method method_from_string(std::string_view s) noexcept;
 
 // Case-insensitive header list (small, linear lookup is fastest for the handful of headers we read).

@@ -34,36 +34,6 @@ std::vector<std::string_view> split(std::string_view path) {
 
 bool is_param(std::string_view seg) { return seg.size() >= 3 && seg.front() == '{' && seg.back() == '}'; }
 
-int hex(char c) {
-    if (c >= '0' && c <= '9') { return c - '0'; }
-    if (c >= 'a' && c <= 'f') { return c - 'a' + 10; }
-    if (c >= 'A' && c <= 'F') { return c - 'A' + 10; }
-    return -1;
-}
-
-// Percent-decodes one path segment; nullopt for an invalid escape.
-std::optional<std::string> decode(std::string_view s) {
-    std::string out;
-    out.reserve(s.size());
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '%') {
-            if (i + 2 >= s.size()) {
-                return std::nullopt;
-            }
-            const int h = hex(s[i + 1]);
-            const int l = hex(s[i + 2]);
-            if (h < 0 || l < 0) {
-                return std::nullopt;
-            }
-            out.push_back(static_cast<char>(h * 16 + l));
-            i += 2;
-        } else {
-            out.push_back(s[i]);
-        }
-    }
-    return out;
-}
-
 }  // namespace
 
 Router::Router() : root_(std::make_unique<Node>()) {}
@@ -155,7 +125,7 @@ Router::Match Router::match(Method m, std::string_view path) const {
     std::size_t vi = 0;
     for (auto seg : split(result.route->pattern)) {
         if (is_param(seg) && vi < values.size()) {
-            auto decoded = decode(values[vi++]);
+            auto decoded = percent_decode(values[vi++]);
             if (!decoded) {
                 result.route = nullptr;  // invalid escape: treat as unknown path
                 result.pattern.clear();

@@ -66,38 +66,6 @@ asio::awaitable<T> await_task(Task<T> task) {
     co_return std::move(*value);
 }
 
-int hexval(char c) {
-    if (c >= '0' && c <= '9') { return c - '0'; }
-    if (c >= 'a' && c <= 'f') { return c - 'a' + 10; }
-    if (c >= 'A' && c <= 'F') { return c - 'A' + 10; }
-    return -1;
-}
-
-// Decodes application/x-www-form-urlencoded text ('+' is a space); nullopt on a bad escape.
-std::optional<std::string> url_decode(std::string_view s) {
-    std::string out;
-    out.reserve(s.size());
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '%') {
-            if (i + 2 >= s.size()) {
-                return std::nullopt;
-            }
-            const int h = hexval(s[i + 1]);
-            const int l = hexval(s[i + 2]);
-            if (h < 0 || l < 0) {
-                return std::nullopt;
-            }
-            out.push_back(static_cast<char>(h * 16 + l));
-            i += 2;
-        } else if (s[i] == '+') {
-            out.push_back(' ');
-        } else {
-            out.push_back(s[i]);
-        }
-    }
-    return out;
-}
-
 // Splits the request target into path and decoded query parameters. false for a target we do not serve
 // (absolute-form, '*', bad escapes).
 bool parse_target(std::string_view target, Request& req) {
@@ -118,8 +86,8 @@ bool parse_target(std::string_view target, Request& req) {
             continue;
         }
         const auto eq = pair.find('=');
-        auto k = url_decode(pair.substr(0, eq));
-        auto v = url_decode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1));
+        auto k = percent_decode(pair.substr(0, eq), true);
+        auto v = percent_decode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1), true);
         if (!k || !v) {
             return false;
         }
