@@ -35,7 +35,9 @@ Task<Response> dispatch(const ShardApp& app, Request& req, std::string& log_mess
     req.path_params = std::move(m.params);
     std::exception_ptr failure;
     try {
-        if (m.route->auth == Auth::required) {
+        const bool wants_auth = m.route->auth == Auth::required ||
+                                (m.route->auth == Auth::optional && req.headers.get("Authorization").has_value());
+        if (wants_auth) {
             if (!app.authenticate) {
                 throw std::logic_error("route requires authentication but no authenticator is configured");
             }

@@ -33,6 +33,8 @@ enum class ErrorCode : std::uint8_t {
     too_many_requests,
     service_unavailable,
     internal,
+    insufficient_stock,
+    idempotency_key_reused,
 };
 
 struct FieldError {

@@ -16,7 +16,9 @@ namespace om {
 
 using Handler = std::function<Task<Response>(Request&)>;
 
-enum class Auth : std::uint8_t { none, required };
+// none: public; required: 401 without a valid token; optional: public, but a token that is present must be
+// valid (401 otherwise) and then fills req.principal.
+enum class Auth : std::uint8_t { none, required, optional };
 
 struct Route {
     Method method;

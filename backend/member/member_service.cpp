@@ -142,7 +142,7 @@ Task<Result<LoginResult>> MemberService::refresh(std::string refresh_token) {
 
 Task<void> MemberService::logout(const Principal& who) { co_await sessions_.revoke(who); }
 
-Task<Result<MemberRow>> MemberService::get(const Principal& who, const std::string& member_id) {
+Task<Result<MemberRow>> MemberService::get(const Principal& who, std::string member_id) {
     if (who.member_id != member_id) {
         co_return std::unexpected(Error{ErrorCode::forbidden, "You may only read your own account"});
     }
@@ -153,7 +153,7 @@ Task<Result<MemberRow>> MemberService::get(const Principal& who, const std::stri
     co_return std::move(*m);
 }
 
-Task<Result<MemberRow>> MemberService::update(const Principal& who, const std::string& member_id, UpdateCommand cmd) {
+Task<Result<MemberRow>> MemberService::update(const Principal& who, std::string member_id, UpdateCommand cmd) {
     if (who.member_id != member_id) {
         co_return std::unexpected(Error{ErrorCode::forbidden, "You may only change your own account"});
     }

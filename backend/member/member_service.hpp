@@ -56,8 +56,8 @@ public:
     Task<Result<LoginResult>> login(std::string email, std::string password, std::string client_address);
     Task<Result<LoginResult>> refresh(std::string refresh_token);
     Task<void> logout(const Principal& who);
-    Task<Result<MemberRow>> get(const Principal& who, const std::string& member_id);
-    Task<Result<MemberRow>> update(const Principal& who, const std::string& member_id, UpdateCommand cmd);
+    Task<Result<MemberRow>> get(const Principal& who, std::string member_id);
+    Task<Result<MemberRow>> update(const Principal& who, std::string member_id, UpdateCommand cmd);
 
     // Auth middleware: Authorization: Bearer <token> → Principal, or 401 with WWW-Authenticate.
     Task<Result<Principal>> authenticate(const Request& req);

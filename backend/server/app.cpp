@@ -5,6 +5,8 @@
 #include "member/member_routes.hpp"
 #include "member/member_service.hpp"
 #include "net/metrics.hpp"
+#include "product/product_routes.hpp"
+#include "product/product_service.hpp"
 #include "net/pg.hpp"
 #include "net/redis.hpp"
 #include "net/server.hpp"
@@ -76,6 +78,10 @@ ShardApp build_shard_app(net::ShardContext& ctx) {
     member::add_routes(app.router, *members);
     app.authenticate = [m = members.get()](const Request& req) { return m->authenticate(req); };
     app.owned.push_back(members);
+
+    auto products = std::make_shared<product::ProductService>(ctx.db, ctx.redis);
+    product::add_routes(app.router, *products);
+    app.owned.push_back(products);
     return app;
 }
 

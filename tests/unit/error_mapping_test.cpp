@@ -40,6 +40,8 @@ constexpr Expected kTable[] = {
     {ErrorCode::too_many_requests, 429, "TOO_MANY_REQUESTS"},
     {ErrorCode::service_unavailable, 503, "SERVICE_UNAVAILABLE"},
     {ErrorCode::internal, 500, "INTERNAL"},
+    {ErrorCode::insufficient_stock, 409, "INSUFFICIENT_STOCK"},
+    {ErrorCode::idempotency_key_reused, 422, "IDEMPOTENCY_KEY_REUSED"},
 };
 
 bool is_screaming_snake(std::string_view s) {
@@ -57,7 +59,7 @@ bool is_screaming_snake(std::string_view s) {
 nlohmann::json body_of(const om::Response& r) { return nlohmann::json::parse(r.body); }
 
 TEST(ErrorMapping, TableCoversEveryErrorCodeInOrder) {
-    ASSERT_EQ(std::size(kTable), static_cast<std::size_t>(ErrorCode::internal) + 1);
+    ASSERT_EQ(std::size(kTable), static_cast<std::size_t>(ErrorCode::idempotency_key_reused) + 1);
     for (std::size_t i = 0; i < std::size(kTable); ++i) {
         EXPECT_EQ(static_cast<std::size_t>(kTable[i].code), i);
     }

@@ -1,0 +1,62 @@
+#pragma once
+// Coroutine parameters that callers build as temporaries are taken by value (GCC 12 coroutine bug).
+// Product use cases: create (idempotent), update with optimistic concurrency, stock changes through the
+// stock gate and the ledger, cached reads, the seller's list and search.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "core/error.hpp"
+#include "core/http.hpp"
+#include "core/task.hpp"
+#include "product/product_cache.hpp"
+#include "product/product_repository.hpp"
+#include "product/search.hpp"
+#include "product/stock_gate.hpp"
+
+namespace om::product {
+
+// The product's public representation (the JSON every endpoint returns).
+std::string product_json(const ProductRow& p);
+
+struct ProductPage {
+    std::vector<ProductRow> items;
+    std::optional<std::string> next_cursor;
+};
+
+struct SearchPage {
+    std::vector<ProductRow> items;
+    std::optional<std::string> next_cursor;
+    std::vector<std::pair<std::string, std::int64_t>> categories;
+};
+
+class ProductService {
+public:
+    ProductService(pg::Pool& db, redis::Client& redis);
+
+    // Returns the product (also when an Idempotency-Key replays an earlier request).
+    Task<Result<ProductRow>> create(const Principal& who, NewProduct p, std::optional<std::string> idempotency_key,
+                                    std::string request_hash);
+    Task<Result<ProductRow>> update(const Principal& who, std::string id,
+                                    std::optional<std::int64_t> expected_version, ProductPatch patch);
+    // Exactly one of quantity / delta is set.
+    Task<Result<ProductRow>> change_stock(const Principal& who, std::string id,
+                                          std::optional<std::int64_t> quantity, std::optional<std::int64_t> delta);
+    // The cached representation; INACTIVE products only for their owner.
+    Task<Result<CachedProduct>> get(const std::optional<Principal>& who, std::string id);
+    Task<ProductPage> list_by_seller(const std::string& seller_id, std::optional<std::string> status, int limit,
+                                     std::optional<std::pair<std::string, std::string>> after);
+    Task<SearchPage> search(const SearchRequest& r);
+
+private:
+    Task<void> cache(const ProductRow& p);
+    Task<Result<ProductRow>> owned(const Principal& who, const std::string& id);
+
+    ProductRepository repo_;
+    StockGate gate_;
+    ProductCache cache_;
+};
+
+}  // namespace om::product

@@ -1,0 +1,216 @@
+#include "product/search.hpp"
+
+#include <sodium.h>
+
+#include <nlohmann/json.hpp>
+
+#include "common/ids.hpp"
+#include "core/json.hpp"
+
+namespace om::product {
+
+namespace {
+
+std::string b64url(std::string_view raw) {
+    std::string out(sodium_base64_ENCODED_LEN(raw.size(), sodium_base64_VARIANT_URLSAFE_NO_PADDING), '\0');
+    sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(raw.data()), raw.size(),
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    out.resize(std::char_traits<char>::length(out.c_str()));
+    return out;
+}
+
+std::optional<std::string> unb64url(std::string_view s) {
+    std::string out(s.size(), '\0');
+    std::size_t len = 0;
+    if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), s.data(), s.size(), nullptr, &len,
+                          nullptr, sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0) {
+        return std::nullopt;
+    }
+    out.resize(len);
+    return out;
+}
+
+// Appends a parameter and returns its placeholder.
+struct Params {
+    std::vector<std::optional<std::string>> values;
+    std::string add(std::string v) {
+        values.emplace_back(std::move(v));
+        return "$" + std::to_string(values.size());
+    }
+};
+
+// WHERE conditions shared by the page and the facets. `with_category` off for facets.
+std::string conditions(const SearchRequest& r, Params& p, bool with_category) {
+    std::string w = "status = 'ACTIVE'";
+    if (!r.query.empty()) {
+        // lower() in SQL, not here, so that non-ASCII letters fold the same way on both sides.
+        const std::string like = "lower(" + p.add("%" + like_escape(r.query) + "%") + ")";
+        w += " AND (lower(name) LIKE " + like + " OR lower(category) LIKE " + like;
+        if (utf8_length(r.query) >= 4) {
+            w += " OR lower(" + p.add(r.query) + ") <% lower(name)";
+        }
+        w += ")";
+    }
+    if (with_category && r.category) {
+        w += " AND category = " + p.add(*r.category);
+    }
+    if (r.min_price) {
+        w += " AND price >= " + p.add(std::to_string(*r.min_price)) + "::bigint";
+    }
+    if (r.max_price) {
+        w += " AND price <= " + p.add(std::to_string(*r.max_price)) + "::bigint";
+    }
+    if (r.seller_id) {
+        w += " AND seller_id = " + p.add(*r.seller_id) + "::uuid";
+    }
+    if (r.in_stock_only) {
+        w += " AND stock > 0";
+    }
+    return w;
+}
+
+}  // namespace
+
+std::string like_escape(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    for (char c : s) {
+        if (c == '%' || c == '_' || c == '\\') {
+            out.push_back('\\');
+        }
+        out.push_back(c);
+    }
+    return out;
+}
+
+std::string encode_cursor(const std::string& sort, const std::string& key, const std::string& id) {
+    return b64url(nlohmann::json{{"s", sort}, {"k", key}, {"id", id}}.dump());
+}
+
+std::optional<std::pair<std::string, std::string>> decode_cursor(const std::string& cursor, const std::string& sort) {
+    if (cursor.empty() || cursor.size() > 1024) {
+        return std::nullopt;
+    }
+    auto raw = unb64url(cursor);
+    if (!raw) {
+        return std::nullopt;
+    }
+    auto j = nlohmann::json::parse(*raw, nullptr, false);
+    if (j.is_discarded() || !j.is_object() || !j.contains("s") || !j.contains("k") || !j.contains("id") ||
+        !j["s"].is_string() || !j["k"].is_string() || !j["id"].is_string() || j["s"] != sort ||
+        !is_uuid(j["id"].get<std::string>())) {
+        return std::nullopt;
+    }
+    const std::string key = j["k"].get<std::string>();
+    if (key.empty() || key.size() > 64) {
+        return std::nullopt;
+    }
+    return std::make_pair(key, j["id"].get<std::string>());
+}
+
+Result<SearchRequest> parse_search(const std::string& body) {
+    SearchRequest r;
+    nlohmann::json obj = nlohmann::json::object();
+    if (!body.empty()) {
+        auto parsed = parse_object(body);
+        if (!parsed) {
+            return std::unexpected(parsed.error());
+        }
+        obj = std::move(*parsed);
+    }
+    Validator v(obj);
+    r.query = v.string("query", {.required = false, .min = 0, .max = 200}).value_or("");
+    r.category = v.string("category", {.required = false, .max = 100});
+    r.min_price = v.integer("minPrice", {.required = false, .min = 0});
+    r.max_price = v.integer("maxPrice", {.required = false, .min = 0});
+    r.seller_id = v.string("sellerId", {.required = false, .max = 36});
+    r.in_stock_only = v.boolean("inStockOnly").value_or(false);
+    auto sort = v.one_of("sort", {"relevance", "price_asc", "price_desc", "newest"}, false);
+    r.limit = static_cast<int>(v.integer("limit", {.required = false, .min = 1, .max = 100}).value_or(20));
+    auto cursor = v.string("cursor", {.required = false, .max = 1024});
+    if (r.seller_id && !is_uuid(*r.seller_id)) {
+        v.fail("sellerId", "must be a product seller's id (UUID)");
+    }
+    if (r.min_price && r.max_price && *r.min_price > *r.max_price) {
+        v.fail("minPrice", "must not be greater than maxPrice");
+    }
+    r.sort = sort.value_or(r.query.empty() ? "newest" : "relevance");
+    if (r.sort == "relevance" && r.query.empty() && sort) {
+        r.sort = "newest";  // nothing to rank by: newest first
+    }
+    if (cursor && v.ok()) {
+        r.after = decode_cursor(*cursor, r.sort);
+        if (!r.after) {
+            v.fail("cursor", "is not a cursor returned by this search (with the same sort)");
+        }
+    }
+    if (!v.ok()) {
+        return std::unexpected(v.error());
+    }
+    return r;
+}
+
+SearchQuery build_search(const SearchRequest& r) {
+    Params p;
+    const std::string where = conditions(r, p, true);
+    const std::string cols = ProductRepository::columns();
+    std::string sql;
+    const std::string limit = p.add(std::to_string(r.limit + 1)) + "::integer";
+    if (r.sort == "relevance") {
+        const std::string q = "lower(" + p.add(r.query) + ")";
+        const std::string prefix = "lower(" + p.add(like_escape(r.query) + "%") + ")";
+        // Rank: name starts with the query, then contains it, then trigram word similarity; ties by id.
+        std::string rank = "(CASE WHEN lower(name) LIKE " + prefix + " THEN 2 WHEN strpos(lower(name), " + q +
+                           ") > 0 THEN 1 ELSE 0 END + word_similarity(" + q + ", lower(name)))::float8";
+        std::string keyset;
+        if (r.after) {
+            const std::string k = p.add(r.after->first);
+            const std::string id = p.add(r.after->second);
+            keyset = " WHERE (rank < " + k + "::float8 OR (rank = " + k + "::float8 AND id < " + id + "::uuid))";
+        }
+        sql = "SELECT " + std::string("id::text, seller_id::text, name, description, price, currency, category, stock, "
+                                      "status, version, created_at_utc, updated_at_utc, rank::text") +
+              " FROM (SELECT id, seller_id, name, description, price, currency, category, stock, status, version, "
+              "created_at AT TIME ZONE 'UTC' AS created_at_utc, updated_at AT TIME ZONE 'UTC' AS updated_at_utc, " +
+              rank + " AS rank FROM product.products WHERE " + where + ") s" + keyset +
+              " ORDER BY rank DESC, id DESC LIMIT " + limit;
+    } else {
+        std::string key_expr;
+        std::string order;
+        std::string cmp;
+        std::string cast;
+        if (r.sort == "newest") {
+            key_expr = "created_at::text";
+            order = "created_at DESC, id DESC";
+            cmp = "(created_at, id) < ";
+            cast = "::timestamptz";
+        } else if (r.sort == "price_asc") {
+            key_expr = "price::text";
+            order = "price ASC, id ASC";
+            cmp = "(price, id) > ";
+            cast = "::bigint";
+        } else {
+            key_expr = "price::text";
+            order = "price DESC, id DESC";
+            cmp = "(price, id) < ";
+            cast = "::bigint";
+        }
+        std::string keyset;
+        if (r.after) {
+            keyset = " AND " + cmp + "(" + p.add(r.after->first) + cast + ", " + p.add(r.after->second) + "::uuid)";
+        }
+        sql = "SELECT " + cols + ", " + key_expr + " AS sort_key FROM product.products WHERE " + where + keyset + " ORDER BY " +
+              order + " LIMIT " + limit;
+    }
+    return SearchQuery{std::move(sql), std::move(p.values)};
+}
+
+SearchQuery build_facets(const SearchRequest& r) {
+    Params p;
+    const std::string where = conditions(r, p, false);
+    return SearchQuery{"SELECT category, count(*) FROM product.products WHERE " + where +
+                           " GROUP BY category ORDER BY count(*) DESC, category LIMIT 20",
+                       std::move(p.values)};
+}
+
+}  // namespace om::product
