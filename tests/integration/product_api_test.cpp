@@ -830,6 +830,76 @@ TEST_F(ProductApi, ConcurrentSetsAndAdjustsNeverLoseAnUpdate) {
     EXPECT_EQ(g.json()["stock"], stock);
 }
 
+TEST_F(ProductApi, ConcurrentSetsAndDecrementsNearZeroStayConsistent) {
+    const auto s = seller();
+    const long long initial = 10;
+    const auto id = pid(create(s.token, product_body("LG 그램 노트북 16인치", 1899000, initial, "노트북")));
+    // Sets to small quantities (some equal to the stock at the time: no-ops) racing decrements that may be refused.
+    constexpr int n = 100;
+    auto is_set = [](int i) { return i % 10 < 3; };
+    auto quantity = [](int i) { return static_cast<long long>(i % 7); };
+    auto delta = [](int i) { return i % 2 == 0 ? -1LL : -2LL; };
+    auto rs = parallel(n, [&](HttpClient& c, int i) {
+        return inventory(c, id, is_set(i) ? json{{"quantity", quantity(i)}} : json{{"delta", delta(i)}}, s.token);
+    });
+    auto stock_of = [&](int i) { return rs[static_cast<std::size_t>(i)].json()["stock"].get<long long>(); };
+
+    std::map<long long, std::vector<int>> by_version;  // a no-op set answers the version it saw
+    for (int i = 0; i < n; ++i) {
+        const auto& r = rs[static_cast<std::size_t>(i)];
+        if (r.status == 409 && !is_set(i)) {
+            expect_problem(r, 409, "INSUFFICIENT_STOCK");
+            continue;
+        }
+        ASSERT_EQ(r.status, 200) << "request " << i << ": " << r.body;
+        by_version[r.json()["version"].get<long long>()].push_back(i);
+    }
+    // Replay in version order: each new version is explained by exactly one answer; every other answer with that
+    // version is a set to exactly the stock at that version.
+    long long stock = initial;
+    long long version = 1;
+    std::multiset<std::string> expected_ledger{"INITIAL:10:10"};
+    for (auto& [v, reqs] : by_version) {
+        if (v != version) {
+            ASSERT_EQ(v, version + 1) << "version " << version + 1 << " is missing from the answers";
+            // An adjust is never a no-op, so when an adjust explains the version it is the change (a set
+            // with that version then found the stock already at its quantity).
+            auto changer = std::find_if(reqs.begin(), reqs.end(),
+                                        [&](int i) { return !is_set(i) && stock_of(i) == stock + delta(i); });
+            if (changer == reqs.end()) {
+                changer = std::find_if(reqs.begin(), reqs.end(), [&](int i) {
+                    return is_set(i) && stock_of(i) == quantity(i) && quantity(i) != stock;
+                });
+            }
+            ASSERT_NE(changer, reqs.end()) << "no answer explains version " << v << " from stock " << stock;
+            const long long got = stock_of(*changer);
+            expected_ledger.insert(std::string(is_set(*changer) ? "SELLER_SET" : "SELLER_ADJUST") + ":" +
+                                   std::to_string(got - stock) + ":" + std::to_string(got));
+            stock = got;
+            version = v;
+            reqs.erase(changer);
+        }
+        for (int i : reqs) {
+            if (!is_set(i)) {
+                ADD_FAILURE() << "adjust " << i << " (" << delta(i) << ") answered version " << v << " and stock "
+                              << stock_of(i) << ", but that version is stock " << stock << " made by another change";
+                continue;
+            }
+            EXPECT_EQ(quantity(i), stock) << "set " << i << " answered version " << v << " without changing it";
+            EXPECT_EQ(stock_of(i), stock) << "set " << i;
+        }
+    }
+    expect_stock_consistent(id, stock);
+    EXPECT_EQ(db_version(id), std::to_string(version));
+    std::multiset<std::string> ledger;
+    std::stringstream rows(sql("SELECT string_agg(reason || ':' || delta || ':' || resulting_stock, ',') "
+                               "FROM product.stock_movements WHERE product_id = '" + id + "'"));
+    for (std::string row; std::getline(rows, row, ',');) {
+        ledger.insert(row);
+    }
+    EXPECT_EQ(ledger, expected_ledger);
+}
+
 TEST_F(ProductApi, TheLedgerAlwaysSumsToTheStock) {
     const auto s = seller();
     std::vector<std::string> ids;
