@@ -160,8 +160,9 @@ SearchQuery build_search(const SearchRequest& r) {
         const std::string q = "lower(" + p.add(r.query) + ")";
         const std::string prefix = "lower(" + p.add(like_escape(r.query) + "%") + ")";
         // Rank: name starts with the query, then contains it, then trigram word similarity; ties by id.
-        std::string rank = "(CASE WHEN lower(name) LIKE " + prefix + " THEN 2 WHEN strpos(lower(name), " + q +
-                           ") > 0 THEN 1 ELSE 0 END + word_similarity(" + q + ", lower(name)))::float8";
+        // word_similarity is costly, so it only ranks the rows that do not contain the query (typo matches).
+        std::string rank = "(CASE WHEN lower(name) LIKE " + prefix + " THEN 3 WHEN strpos(lower(name), " + q +
+                           ") > 0 THEN 2 ELSE word_similarity(" + q + ", lower(name)) END)::float8";
         std::string keyset;
         if (r.after) {
             const std::string k = p.add(r.after->first);
@@ -175,32 +176,37 @@ SearchQuery build_search(const SearchRequest& r) {
               rank + " AS rank FROM product.products WHERE " + where + ") s" + keyset +
               " ORDER BY rank DESC, id DESC LIMIT " + limit;
     } else {
-        std::string key_expr;
-        std::string order;
-        std::string cmp;
-        std::string cast;
-        if (r.sort == "newest") {
-            key_expr = "created_at::text";
-            order = "created_at DESC, id DESC";
-            cmp = "(created_at, id) < ";
-            cast = "::timestamptz";
-        } else if (r.sort == "price_asc") {
-            key_expr = "price::text";
-            order = "price ASC, id ASC";
-            cmp = "(price, id) > ";
-            cast = "::bigint";
-        } else {
-            key_expr = "price::text";
-            order = "price DESC, id DESC";
-            cmp = "(price, id) < ";
-            cast = "::bigint";
-        }
-        std::string keyset;
+        // Sort column, direction and cursor cast for each sort; rows are ordered by (column, id).
+        const bool newest = r.sort == "newest";
+        const bool desc = r.sort != "price_asc";
+        const std::string column = newest ? "created_at" : "price";
+        const std::string cast = newest ? "::timestamptz" : "::bigint";
+        const std::string dir = desc ? " DESC" : " ASC";
+        const std::string op = desc ? " < " : " > ";
+        const std::string key_expr = column + "::text";
+        auto order_by = [&](const std::string& c, const std::string& id) {
+            return " ORDER BY " + c + dir + ", " + id + dir;
+        };
+        std::string after_key;
+        std::string after_id;
         if (r.after) {
-            keyset = " AND " + cmp + "(" + p.add(r.after->first) + cast + ", " + p.add(r.after->second) + "::uuid)";
+            after_key = p.add(r.after->first) + cast;
+            after_id = p.add(r.after->second) + "::uuid";
         }
-        sql = "SELECT " + cols + ", " + key_expr + " AS sort_key FROM product.products WHERE " + where + keyset + " ORDER BY " +
-              order + " LIMIT " + limit;
+        if (r.query.empty()) {
+            // Filters only: walk the sort's index and stop after one page.
+            sql = "SELECT " + cols + ", " + key_expr + " AS sort_key FROM product.products WHERE " + where +
+                  (r.after ? " AND (" + column + ", id)" + op + "(" + after_key + ", " + after_id + ")" : "") +
+                  order_by(column, "id") + " LIMIT " + limit;
+        } else {
+            // A text query: collect the matches through the trigram indexes first, then sort them. Left to
+            // itself the planner walks the price/date index and tests every row against the query (measured:
+            // 9 s instead of 0.2 s for "galaxy" over 1,000,000 products).
+            sql = "WITH m AS MATERIALIZED (SELECT " + cols + ", " + key_expr + " AS sort_key, " + column +
+                  " AS k_col, id AS k_id FROM product.products WHERE " + where + ") SELECT * FROM m" +
+                  (r.after ? " WHERE (k_col, k_id)" + op + "(" + after_key + ", " + after_id + ")" : "") +
+                  order_by("k_col", "k_id") + " LIMIT " + limit;
+        }
     }
     return SearchQuery{std::move(sql), std::move(p.values)};
 }
