@@ -9,10 +9,6 @@ namespace {
 constexpr const char* columns =
     "id::text, email, password_hash, name, role, phone, created_at AT TIME ZONE 'UTC', updated_at AT TIME ZONE 'UTC'";
 
-std::string utc_text(std::string_view local) {
-    // "AT TIME ZONE 'UTC'" yields a timestamp without zone: "YYYY-MM-DD HH:MM:SS.ffffff"
-    return pg_timestamp_to_rfc3339(std::string(local) + "+00");
-}
 
 MemberRow row(const pg::Result& r, int i) {
     MemberRow m;
@@ -22,8 +18,8 @@ MemberRow row(const pg::Result& r, int i) {
     m.name = r.get(i, 3);
     m.role = r.get(i, 4);
     m.phone = r.get_opt(i, 5);
-    m.created_at = utc_text(r.get(i, 6));
-    m.updated_at = utc_text(r.get(i, 7));
+    m.created_at = pg_utc_to_rfc3339(r.get(i, 6));
+    m.updated_at = pg_utc_to_rfc3339(r.get(i, 7));
     return m;
 }
 }  // namespace

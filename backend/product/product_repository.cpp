@@ -15,7 +15,6 @@ std::int64_t to_i64(std::string_view s) {
     return v;
 }
 
-std::string utc(std::string_view local) { return pg_timestamp_to_rfc3339(std::string(local) + "+00"); }
 
 constexpr const char* kColumns =
     "id::text, seller_id::text, name, description, price, currency, category, stock, status, version, "
@@ -37,8 +36,8 @@ ProductRow product_from_row(const pg::Result& r, int i) {
     p.stock = to_i64(r.get(i, 7));
     p.status = r.get(i, 8);
     p.version = to_i64(r.get(i, 9));
-    p.created_at = utc(r.get(i, 10));
-    p.updated_at = utc(r.get(i, 11));
+    p.created_at = pg_utc_to_rfc3339(r.get(i, 10));
+    p.updated_at = pg_utc_to_rfc3339(r.get(i, 11));
     if (r.columns() > 12) {
         p.sort_key = r.get(i, 12);
     }

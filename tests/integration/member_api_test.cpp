@@ -5,6 +5,7 @@
 #include <random>
 
 #include "support/http_client.hpp"
+#include "support/api_test.hpp"
 #include "support/server_process.hpp"
 #include "support/test_env.hpp"
 
@@ -12,23 +13,14 @@ using nlohmann::json;
 using om::test::HttpClient;
 using om::test::ServerProcess;
 
+using om::test::Account;
+using om::test::unique_email;
+
 namespace {
 
-std::string unique_email(const std::string& tag = "user") {
-    static std::atomic<int> n{0};
-    std::random_device rd;
-    return tag + "." + std::to_string(::getpid()) + "." + std::to_string(rd() % 100000) + "." + std::to_string(++n) +
-           "@example.com";
-}
 
-class MemberApi : public ::testing::Test {
+class MemberApi : public om::test::ServerSuite {
 protected:
-    static void SetUpTestSuite() { server_ = new ServerProcess(); }
-    static void TearDownTestSuite() {
-        delete server_;
-        server_ = nullptr;
-    }
-    void SetUp() override { client_ = std::make_unique<HttpClient>(server_->port()); }
 
     json register_member(const std::string& email, const std::string& password = "correct-horse-1",
                          const std::string& role = "BUYER", const std::string& name = "테스트 사용자") {
@@ -60,11 +52,8 @@ protected:
         return false;
     }
 
-    static ServerProcess* server_;
-    std::unique_ptr<HttpClient> client_;
 };
 
-ServerProcess* MemberApi::server_ = nullptr;
 
 TEST_F(MemberApi, RegistrationReturnsTheMemberAndNormalisesTheEmail) {
     const auto email = unique_email("MixedCase");

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "support/http_client.hpp"
+#include "support/api_test.hpp"
 #include "support/server_process.hpp"
 #include "support/test_env.hpp"
 
@@ -24,14 +25,11 @@ using om::test::HttpClient;
 using om::test::HttpResponse;
 using om::test::ServerProcess;
 
+using om::test::Account;
+using om::test::unique_email;
+
 namespace {
 
-std::string unique_email(const std::string& tag) {
-    static std::atomic<int> n{0};
-    std::random_device rd;
-    return tag + "." + std::to_string(::getpid()) + "." + std::to_string(rd() % 100000) + "." + std::to_string(++n) +
-           "@example.com";
-}
 
 // A random lower-case word, unlike any other product text (so neither substring nor trigram matches collide).
 std::string token(std::size_t length = 8) {
@@ -43,32 +41,14 @@ std::string token(std::size_t length = 8) {
     return t;
 }
 
-struct Account {
-    std::string id;
-    std::string token;
-};
 
 using Ids = std::vector<std::string>;
 using IdSet = std::set<std::string>;
 
-class ProductSearch : public ::testing::Test {
+class ProductSearch : public om::test::ServerSuite {
 protected:
-    static void SetUpTestSuite() { server_ = new ServerProcess(); }
-    static void TearDownTestSuite() {
-        delete server_;
-        server_ = nullptr;
-    }
-    void SetUp() override { client_ = std::make_unique<HttpClient>(server_->port()); }
 
-    Account member(const std::string& role) {
-        const auto email = unique_email(role == "SELLER" ? "seller" : "buyer");
-        auto r = client_->post("/member/registration",
-                               {{"email", email}, {"password", "correct-horse-1"}, {"name", "홍길동"}, {"role", role}});
-        EXPECT_EQ(r.status, 201) << r.body;
-        auto l = client_->post("/member/login", {{"email", email}, {"password", "correct-horse-1"}});
-        EXPECT_EQ(l.status, 200) << l.body;
-        return {r.json().value("userId", ""), l.json().value("accessToken", "")};
-    }
+    Account member(const std::string& role) { return om::test::sign_up(*client_, role); }
     Account seller() { return member("SELLER"); }
 
     static json create(HttpClient& c, const std::string& token, const std::string& name, long long price,
@@ -161,11 +141,8 @@ protected:
         }
     }
 
-    static ServerProcess* server_;
-    std::unique_ptr<HttpClient> client_;
 };
 
-ServerProcess* ProductSearch::server_ = nullptr;
 
 const std::vector<std::string> kSorts{"relevance", "price_asc", "price_desc", "newest"};
 
