@@ -212,6 +212,13 @@ SearchQuery build_search(const SearchRequest& r) {
 }
 
 SearchQuery build_facets(const SearchRequest& r) {
+    if (r.query.empty() && !r.min_price && !r.max_price && !r.seller_id) {
+        // Filter-only search: the counts are maintained per category (migration 0003), exact and O(categories).
+        const char* column = r.in_stock_only ? "active_in_stock" : "active";
+        return SearchQuery{std::string("SELECT category, ") + column + " FROM product.category_counts WHERE " + column +
+                               " > 0 ORDER BY " + column + " DESC, category LIMIT 20",
+                           {}};
+    }
     Params p;
     const std::string where = conditions(r, p, false);
     return SearchQuery{"SELECT category, count(*) FROM product.products WHERE " + where +

@@ -26,7 +26,8 @@ Result<SearchRequest> parse_search(const std::string& body);
 
 // The page query: LIMIT limit + 1 rows, each with its sort key as the 13th column.
 SearchQuery build_search(const SearchRequest& r);
-// Category counts over all matches, ignoring the category filter and the cursor.
+// Category counts over all matches, ignoring the category filter and the cursor (from the maintained
+// product.category_counts when there is no text query, price or seller filter).
 SearchQuery build_facets(const SearchRequest& r);
 
 // Cursors are opaque to clients: base64url of {"s": sort, "k": key, "id": id}.

@@ -507,3 +507,55 @@ TEST_F(ProductSearch, CursorsAreTiedToTheirSort) {
 }
 
 }  // namespace
+
+namespace {
+
+// Filter-only searches take their facets from product.category_counts, kept by statement triggers: the counts
+// must follow creation, status changes, stock crossing zero and bulk changes exactly.
+TEST_F(ProductSearch, FilterOnlyFacetsFollowEveryChangeExactly) {
+    const auto s = seller();
+    const auto a = "가전 " + token();
+    const auto b = "도서 " + token();
+    std::vector<std::string> in_a;
+    for (int i = 0; i < 4; ++i) {
+        in_a.push_back(pid(create(s.token, "상품 " + std::to_string(i), 1000 + i, a, i == 0 ? 0 : 3)));
+    }
+    create(s.token, "책", 15000, b);
+    create(s.token, "숨긴 책", 15000, b, 5, "INACTIVE");
+    auto facets = [&](const json& body) { return search(body)["facets"]["categories"]; };
+    auto count_of = [](const json& cats, const std::string& c) -> long long {
+        for (const auto& e : cats) {
+            if (e["category"] == c) {
+                return e["count"].get<long long>();
+            }
+        }
+        return 0;
+    };
+    EXPECT_EQ(count_of(facets({{"category", a}}), a), 4);
+    EXPECT_EQ(count_of(facets(json::object()), b), 1);
+    EXPECT_EQ(count_of(facets({{"inStockOnly", true}}), a), 3);
+
+    // Deactivate one, empty another's stock, refill the empty one: each shows at once.
+    ASSERT_EQ(client_->put("/products/" + in_a[1], {{"status", "INACTIVE"}}, s.token).status, 200);
+    EXPECT_EQ(count_of(facets({{"category", a}}), a), 3);
+    EXPECT_EQ(count_of(facets({{"inStockOnly", true}}), a), 2);
+    ASSERT_EQ(client_->put("/products/" + in_a[2] + "/inventory", {{"quantity", 0}}, s.token).status, 200);
+    EXPECT_EQ(count_of(facets({{"inStockOnly", true}}), a), 1);
+    ASSERT_EQ(client_->put("/products/" + in_a[0] + "/inventory", {{"delta", 7}}, s.token).status, 200);
+    EXPECT_EQ(count_of(facets({{"inStockOnly", true}}), a), 2);
+    // Moving a product to the other category moves its count.
+    ASSERT_EQ(client_->put("/products/" + in_a[3], {{"category", b}}, s.token).status, 200);
+    EXPECT_EQ(count_of(facets(json::object()), a), 2);
+    EXPECT_EQ(count_of(facets(json::object()), b), 2);
+
+    // The maintained table equals a direct count for every category.
+    const auto mismatches = om::test::sql_value(
+        server_->database_url(),
+        "SELECT count(*) FROM (SELECT category, count(*) AS a, count(*) FILTER (WHERE stock > 0) AS s "
+        "FROM product.products WHERE status = 'ACTIVE' GROUP BY category) d "
+        "FULL JOIN product.category_counts c USING (category) "
+        "WHERE coalesce(d.a, 0) <> coalesce(c.active, 0) OR coalesce(d.s, 0) <> coalesce(c.active_in_stock, 0)");
+    EXPECT_EQ(mismatches, "0");
+}
+
+}  // namespace
