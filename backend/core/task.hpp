@@ -9,6 +9,7 @@
 #include <coroutine>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <utility>
 #include <variant>
@@ -191,5 +192,51 @@ private:
     std::optional<T> result_{};
     bool suspended_ = false;
 };
+
+// Runs two tasks concurrently on the current thread (each proceeds while the other waits on I/O) and
+// returns both results. If either throws, the exception is rethrown after both have finished.
+template <class A, class B>
+Task<std::pair<A, B>> when_both(Task<A> a, Task<B> b) {
+    struct State {
+        std::optional<A> a;
+        std::optional<B> b;
+        std::exception_ptr error;
+        int pending = 2;
+        std::function<void(int)> done;
+    };
+    auto st = std::make_shared<State>();
+    // A named awaiter, not a temporary: GCC 12 loses writes made through copies captured by a lambda that is
+    // a temporary inside a co_await expression.
+    CallbackAwaiter<int> both([st, &a, &b](std::function<void(int)> done) {
+        st->done = std::move(done);
+        auto finish = [st] {
+            if (--st->pending == 0) {
+                auto d = std::move(st->done);
+                d(0);
+            }
+        };
+        start_detached(std::move(a), [st, finish](std::exception_ptr e, std::optional<A> v) {
+            if (e) {
+                st->error = e;
+            } else {
+                st->a = std::move(v);
+            }
+            finish();
+        });
+        start_detached(std::move(b), [st, finish](std::exception_ptr e, std::optional<B> v) {
+            if (e) {
+                st->error = e;
+            } else {
+                st->b = std::move(v);
+            }
+            finish();
+        });
+    });
+    co_await both;
+    if (st->error) {
+        std::rethrow_exception(st->error);
+    }
+    co_return std::make_pair(std::move(*st->a), std::move(*st->b));
+}
 
 }  // namespace om

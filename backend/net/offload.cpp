@@ -52,9 +52,11 @@ Task<void> Offload::run(std::function<void()> work) {
 
 Task<void> sleep_for(boost::asio::io_context& io, long ms) {
     auto timer = std::make_shared<boost::asio::steady_timer>(io, std::chrono::milliseconds(ms));
-    co_await CallbackAwaiter<int>([timer](std::function<void(int)> done) {
+    // Named awaiter: see when_both in core/task.hpp (GCC 12 and lambda temporaries in co_await).
+    CallbackAwaiter<int> wait([timer](std::function<void(int)> done) {
         timer->async_wait([done = std::move(done)](const boost::system::error_code&) mutable { done(0); });
     });
+    co_await wait;
 }
 
 }  // namespace om::net

@@ -191,15 +191,17 @@ Task<ProductPage> ProductService::list_by_seller(const std::string& seller_id, s
 
 Task<SearchPage> ProductService::search(const SearchRequest& r) {
     const SearchQuery page_query = build_search(r);
-    auto rows = co_await repo_.run_search(page_query);
+    const SearchQuery facet_query = build_facets(r);
+    // The page and the facets are independent statements: run them on two connections at once.
+    auto both = co_await when_both(repo_.run_search(page_query), repo_.run_facets(facet_query));
+    auto rows = std::move(both.first);
     SearchPage page;
     if (static_cast<int>(rows.size()) > r.limit) {
         rows.resize(static_cast<std::size_t>(r.limit));
         page.next_cursor = encode_cursor(r.sort, rows.back().sort_key, rows.back().id);
     }
     page.items = std::move(rows);
-    const SearchQuery facet_query = build_facets(r);
-    page.categories = co_await repo_.run_facets(facet_query);
+    page.categories = std::move(both.second);
     co_return page;
 }
 

@@ -321,3 +321,52 @@ TEST(CallbackAwaiter, ExceptionAfterAsyncResumeReachesStartDetached) {
 }
 
 }  // namespace
+
+namespace {
+
+// A task that suspends until the test resumes it, to check that when_both interleaves two tasks.
+struct Gate {
+    std::function<void(int)> resume;
+};
+
+Task<int> wait_on(Gate& g, int value, std::vector<int>& order) {
+    order.push_back(value);
+    co_await om::CallbackAwaiter<int>([&g](std::function<void(int)> done) { g.resume = std::move(done); });
+    order.push_back(-value);
+    co_return value;
+}
+
+TEST(WhenBoth, RunsBothConcurrentlyAndReturnsBothResults) {
+    Gate g1;
+    Gate g2;
+    std::vector<int> order;
+    Done<std::pair<int, int>> d;
+    run(om::when_both(wait_on(g1, 1, order), wait_on(g2, 2, order)), d);
+    // Both started before either finished.
+    EXPECT_EQ(order, (std::vector<int>{1, 2}));
+    EXPECT_FALSE(d.called);
+    g2.resume(0);  // the second finishes first
+    EXPECT_FALSE(d.called);
+    g1.resume(0);
+    ASSERT_TRUE(d.called);
+    ASSERT_TRUE(d.value.has_value());
+    EXPECT_EQ(d.value->first, 1);
+    EXPECT_EQ(d.value->second, 2);
+    EXPECT_EQ(order, (std::vector<int>{1, 2, -2, -1}));
+}
+
+TEST(WhenBoth, CompletesSynchronouslyAndPropagatesErrors) {
+    Done<std::pair<int, int>> ok;
+    run(om::when_both(answer(), add(1, 1)), ok);
+    ASSERT_TRUE(ok.called);
+    EXPECT_EQ(ok.value->first, 42);
+    EXPECT_EQ(ok.value->second, 44);
+
+    Done<std::pair<int, int>> bad;
+    run(om::when_both(answer(), fails()), bad);
+    ASSERT_TRUE(bad.called);
+    ASSERT_TRUE(bad.error);
+    EXPECT_EQ(what(bad.error), "inner failure");
+}
+
+}  // namespace
