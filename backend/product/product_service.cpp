@@ -58,18 +58,24 @@ Task<Result<ProductRow>> ProductService::create(const Principal& who, NewProduct
     co_return std::move(*r.created);
 }
 
+namespace {
+// The one ownership rule for changes: an unknown product is 404, someone else's is 403.
+Result<ProductRow> owned_by(std::optional<ProductRow> p, const Principal& who) {
+    if (!p) {
+        return std::unexpected(Error{ErrorCode::not_found, "No such product"});
+    }
+    if (p->seller_id != who.member_id) {
+        return std::unexpected(Error{ErrorCode::forbidden, "Only the product's seller may change it"});
+    }
+    return std::move(*p);
+}
+}  // namespace
+
 Task<Result<ProductRow>> ProductService::owned(const Principal& who, const std::string& id) {
     if (!is_uuid(id)) {
         co_return std::unexpected(Error{ErrorCode::not_found, "No such product"});
     }
-    auto p = co_await repo_.find(id);
-    if (!p) {
-        co_return std::unexpected(Error{ErrorCode::not_found, "No such product"});
-    }
-    if (p->seller_id != who.member_id) {
-        co_return std::unexpected(Error{ErrorCode::forbidden, "Only the product's seller may change it"});
-    }
-    co_return std::move(*p);
+    co_return owned_by(co_await repo_.find(id), who);
 }
 
 Task<Result<ProductRow>> ProductService::update(const Principal& who, std::string id,
@@ -102,12 +108,9 @@ Task<Result<ProductRow>> ProductService::change_stock(const Principal& who, std:
     // the previous one was fully applied (to PostgreSQL and to the gate). Order reservations only touch the
     // gate (atomically, in Redis) and never wait for this lock.
     auto tx = co_await repo_.begin();
-    auto current = co_await repo_.lock(tx, id);
+    auto current = owned_by(co_await repo_.lock(tx, id), who);
     if (!current) {
-        co_return std::unexpected(Error{ErrorCode::not_found, "No such product"});
-    }
-    if (current->seller_id != who.member_id) {
-        co_return std::unexpected(Error{ErrorCode::forbidden, "Only the product's seller may change it"});
+        co_return std::unexpected(current.error());
     }
     const std::string reason = quantity ? "SELLER_SET" : "SELLER_ADJUST";
     std::int64_t d = delta.value_or(0);
