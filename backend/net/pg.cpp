@@ -813,4 +813,107 @@ PoolStats Pool::stats() const noexcept {
 
 void Pool::close() { impl_->state->close(); }
 
+
+namespace {
+
+struct ConnCloser {
+    void operator()(PGconn* c) const noexcept { PQfinish(c); }
+};
+struct ResultCloser {
+    void operator()(PGresult* r) const noexcept { PQclear(r); }
+};
+
+void exec_ok(PGconn* c, const std::string& sql, ExecStatusType want, std::string* first_value = nullptr) {
+    std::unique_ptr<PGresult, ResultCloser> r(PQexec(c, sql.c_str()));
+    if (PQresultStatus(r.get()) != want) {
+        throw std::runtime_error("postgres: " + std::string(PQerrorMessage(c)));
+    }
+    if (first_value && PQntuples(r.get()) > 0) {
+        *first_value = PQgetvalue(r.get(), 0, 0);
+    }
+}
+
+// COPY text format: columns separated by tabs, backslash escapes (\\, \t, \n, \r, \b, \f, \v).
+void split_copy_line(std::string_view line, std::string& scratch, std::vector<std::string_view>& cols) {
+    scratch.clear();
+    scratch.reserve(line.size());
+    std::vector<std::size_t> ends;
+    for (std::size_t i = 0; i < line.size(); ++i) {
+        const char ch = line[i];
+        if (ch == '\t') {
+            ends.push_back(scratch.size());
+            continue;
+        }
+        if (ch == '\\' && i + 1 < line.size()) {
+            const char e = line[++i];
+            switch (e) {
+                case 't': scratch += '\t'; break;
+                case 'n': scratch += '\n'; break;
+                case 'r': scratch += '\r'; break;
+                case 'b': scratch += '\b'; break;
+                case 'f': scratch += '\f'; break;
+                case 'v': scratch += '\v'; break;
+                default: scratch += e;
+            }
+            continue;
+        }
+        scratch += ch;
+    }
+    ends.push_back(scratch.size());
+    cols.clear();
+    std::size_t start = 0;
+    for (const auto end : ends) {
+        cols.emplace_back(scratch.data() + start, end - start);
+        start = end;
+    }
+}
+
+}  // namespace
+
+std::string copy_out(const std::string& url, const std::string& snapshot_sql, const std::string& copy_sql,
+                     const std::function<void(const std::vector<std::string_view>&)>& on_row) {
+    std::unique_ptr<PGconn, ConnCloser> conn(PQconnectdb(url.c_str()));
+    if (PQstatus(conn.get()) != CONNECTION_OK) {
+        throw std::runtime_error("postgres: " + std::string(PQerrorMessage(conn.get())));
+    }
+    PGconn* c = conn.get();
+    exec_ok(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", PGRES_COMMAND_OK);
+    std::string first;
+    exec_ok(c, snapshot_sql, PGRES_TUPLES_OK, &first);
+    exec_ok(c, copy_sql, PGRES_COPY_OUT);
+    std::string scratch;
+    std::vector<std::string_view> cols;
+    for (;;) {
+        char* buf = nullptr;
+        const int n = PQgetCopyData(c, &buf, 0);
+        if (n == -1) {
+            break;
+        }
+        if (n < 0) {
+            throw std::runtime_error("postgres: COPY failed: " + std::string(PQerrorMessage(c)));
+        }
+        std::string_view line(buf, static_cast<std::size_t>(n));
+        if (!line.empty() && line.back() == '\n') {
+            line.remove_suffix(1);
+        }
+        try {
+            split_copy_line(line, scratch, cols);
+            on_row(cols);
+        } catch (...) {
+            PQfreemem(buf);
+            throw;
+        }
+        PQfreemem(buf);
+    }
+    std::unique_ptr<PGresult, ResultCloser> done(PQgetResult(c));
+    if (PQresultStatus(done.get()) != PGRES_COMMAND_OK) {
+        throw std::runtime_error("postgres: COPY failed: " + std::string(PQerrorMessage(c)));
+    }
+    while (PGresult* extra = PQgetResult(c)) {
+        PQclear(extra);
+    }
+    exec_ok(c, "COMMIT", PGRES_COMMAND_OK);
+    return first;
+}
+
 }  // namespace om::pg

@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -149,5 +150,12 @@ public:
 private:
     std::unique_ptr<Impl> impl_;
 };
+
+// Blocking, for background threads only (never a shard thread): opens its own connection, runs `snapshot_sql`
+// and then `copy_sql` (a `COPY (...) TO STDOUT` in text format) inside one REPEATABLE READ transaction, so both
+// see the same snapshot, and calls `on_row` with the unescaped columns of every row. Returns the first value
+// of `snapshot_sql`. Throws std::runtime_error on any failure.
+std::string copy_out(const std::string& url, const std::string& snapshot_sql, const std::string& copy_sql,
+                     const std::function<void(const std::vector<std::string_view>&)>& on_row);
 
 }  // namespace om::pg

@@ -1,4 +1,5 @@
 #include "product/product_repository.hpp"
+#include "product/search_feed.hpp"
 
 #include <charconv>
 
@@ -66,6 +67,8 @@ ProductRepository::ProductRepository(pg::Pool& db) : db_(db) {
     db_.prepare("product.idem_lookup",
                 "SELECT product_id::text, request_hash FROM product.idempotency_keys WHERE seller_id = $1::uuid AND key = $2");
     db_.prepare("product.find", "SELECT " + cols + " FROM product.products WHERE id = $1::uuid");
+    db_.prepare("product.find_many", "SELECT " + cols + " FROM product.products WHERE id = ANY($1::uuid[])");
+    db_.prepare("product.search_changes", search_changes_sql());
     db_.prepare("product.lock", "SELECT " + cols + " FROM product.products WHERE id = $1::uuid FOR UPDATE");
     db_.prepare("product.update",
                 "UPDATE product.products SET "
@@ -183,21 +186,17 @@ Task<std::vector<ProductRow>> ProductRepository::list_by_seller(
     co_return out;
 }
 
-Task<std::vector<ProductRow>> ProductRepository::run_search(const SearchQuery& q) {
-    auto r = co_await db_.query(q.sql, q.params);
+Task<std::vector<ProductRow>> ProductRepository::find_many(const std::vector<std::string>& ids) {
+    std::string array = "{";
+    for (const auto& id : ids) {
+        array += (array.size() > 1 ? "," : "") + id;
+    }
+    array += "}";
+    auto r = co_await db_.query_prepared("product.find_many", pg::params(std::move(array)));
     std::vector<ProductRow> out;
     out.reserve(static_cast<std::size_t>(r.rows()));
     for (int i = 0; i < r.rows(); ++i) {
         out.push_back(product_from_row(r, i));
-    }
-    co_return out;
-}
-
-Task<std::vector<std::pair<std::string, std::int64_t>>> ProductRepository::run_facets(const SearchQuery& q) {
-    auto r = co_await db_.query(q.sql, q.params);
-    std::vector<std::pair<std::string, std::int64_t>> out;
-    for (int i = 0; i < r.rows(); ++i) {
-        out.emplace_back(std::string(r.get(i, 0)), to_i64(r.get(i, 1)));
     }
     co_return out;
 }

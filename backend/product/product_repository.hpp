@@ -58,11 +58,6 @@ struct IdempotentInsert {
     std::string existing_hash;               // ... with this request hash
 };
 
-struct SearchQuery {
-    std::string sql;                 // full statement with $n placeholders
-    std::vector<std::optional<std::string>> params;
-};
-
 class ProductRepository {
 public:
     explicit ProductRepository(pg::Pool& db);
@@ -90,9 +85,8 @@ public:
     Task<std::vector<ProductRow>> list_by_seller(const std::string& seller_id, const std::optional<std::string>& status,
                                                  const std::optional<std::pair<std::string, std::string>>& after,
                                                  int limit);
-    // Runs a search statement built by search.cpp (rows: product columns + sort_key).
-    Task<std::vector<ProductRow>> run_search(const SearchQuery& q);
-    Task<std::vector<std::pair<std::string, std::int64_t>>> run_facets(const SearchQuery& q);
+    // The products with these ids (any order; unknown ids are skipped).
+    Task<std::vector<ProductRow>> find_many(const std::vector<std::string>& ids);
 
     static const char* columns();  // the product column list used by every SELECT/RETURNING
 

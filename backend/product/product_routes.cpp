@@ -305,13 +305,16 @@ void add_routes(Router& router, ProductService& svc) {
         if (!r) {
             co_return problem(r.error(), req.path);
         }
-        auto page = co_await svc.search(*r);
+        auto page = co_await svc.search(std::move(*r));
+        if (!page) {
+            co_return problem(page.error(), req.path);
+        }
         json cats = json::array();
-        for (const auto& [c, n] : page.categories) {
+        for (const auto& [c, n] : page->categories) {
             cats.push_back({{"category", c}, {"count", n}});
         }
-        std::string body = "{\"items\":" + items_json(page.items) + ",\"nextCursor\":" +
-                           (page.next_cursor ? json(*page.next_cursor).dump() : "null") +
+        std::string body = "{\"items\":" + items_json(page->items) + ",\"nextCursor\":" +
+                           (page->next_cursor ? json(*page->next_cursor).dump() : "null") +
                            ",\"facets\":{\"categories\":" + cats.dump() + "}}";
         co_return json_response(200, std::move(body));
     });

@@ -1,9 +1,12 @@
 #include "product/product_service.hpp"
 
+#include <unordered_map>
+
 #include <nlohmann/json.hpp>
 
 #include "common/ids.hpp"
 #include "core/log.hpp"
+#include "net/offload.hpp"
 #include "net/pg.hpp"
 
 
@@ -17,7 +20,8 @@ std::string product_json(const ProductRow& p) {
         .dump();
 }
 
-ProductService::ProductService(pg::Pool& db, redis::Client& redis) : repo_(db), gate_(redis), cache_(redis) {}
+ProductService::ProductService(pg::Pool& db, redis::Client& redis, SearchFeed& feed, net::Offload& offload)
+    : db_(db), feed_(feed), offload_(offload), repo_(db), gate_(redis), cache_(redis) {}
 
 Task<void> ProductService::cache(const ProductRow& p) {
     // Named, not a temporary: GCC 12 mishandles temporaries bound to reference parameters of a co_await'ed call.
@@ -192,19 +196,40 @@ Task<ProductPage> ProductService::list_by_seller(const std::string& seller_id, s
     co_return page;
 }
 
-Task<SearchPage> ProductService::search(const SearchRequest& r) {
-    const SearchQuery page_query = build_search(r);
-    const SearchQuery facet_query = build_facets(r);
-    // The page and the facets are independent statements: run them on two connections at once.
-    auto both = co_await when_both(repo_.run_search(page_query), repo_.run_facets(facet_query));
-    auto rows = std::move(both.first);
-    SearchPage page;
-    if (static_cast<int>(rows.size()) > r.limit) {
-        rows.resize(static_cast<std::size_t>(r.limit));
-        page.next_cursor = encode_cursor(r.sort, rows.back().sort_key, rows.back().id);
+Task<Result<SearchPage>> ProductService::search(SearchRequest r) {
+    if (!feed_.index().ready()) {
+        Error e{ErrorCode::service_unavailable, "The search index is still loading; try again in a moment."};
+        e.with_header("Retry-After", "1");
+        co_return std::unexpected(std::move(e));
     }
-    page.items = std::move(rows);
-    page.categories = std::move(both.second);
+    co_await feed_.catch_up(db_);
+    // Matching and ranking are CPU work (milliseconds for broad queries over a million products): run them
+    // on the CPU pool so that the shard keeps serving other requests meanwhile.
+    IndexResult found;
+    co_await offload_.run([&] { found = feed_.index().search(r); });
+    SearchPage page;
+    page.categories = std::move(found.categories);
+    if (static_cast<int>(found.hits.size()) > r.limit) {
+        found.hits.resize(static_cast<std::size_t>(r.limit));
+        page.next_cursor = encode_cursor(r.sort, std::to_string(found.hits.back().key), found.hits.back().id);
+    }
+    if (found.hits.empty()) {
+        co_return page;
+    }
+    std::vector<std::string> ids;
+    for (const auto& h : found.hits) {
+        ids.push_back(h.id);
+    }
+    auto rows = co_await repo_.find_many(ids);
+    std::unordered_map<std::string, ProductRow*> by_id;
+    for (auto& row : rows) {
+        by_id.emplace(row.id, &row);
+    }
+    for (const auto& h : found.hits) {
+        if (auto it = by_id.find(h.id); it != by_id.end()) {
+            page.items.push_back(std::move(*it->second));
+        }
+    }
     co_return page;
 }
 

@@ -14,7 +14,12 @@
 #include "product/product_cache.hpp"
 #include "product/product_repository.hpp"
 #include "product/search.hpp"
+#include "product/search_feed.hpp"
 #include "product/stock_gate.hpp"
+
+namespace om::net {
+class Offload;
+}
 
 namespace om::product {
 
@@ -34,7 +39,9 @@ struct SearchPage {
 
 class ProductService {
 public:
-    ProductService(pg::Pool& db, redis::Client& redis);
+    // `feed` is the process's search index (shared by every shard); `offload` runs the in-memory search off
+    // the shard thread.
+    ProductService(pg::Pool& db, redis::Client& redis, SearchFeed& feed, net::Offload& offload);
 
     // Returns the product (also when an Idempotency-Key replays an earlier request).
     Task<Result<ProductRow>> create(const Principal& who, NewProduct p, std::optional<std::string> idempotency_key,
@@ -48,12 +55,16 @@ public:
     Task<Result<CachedProduct>> get(const std::optional<Principal>& who, std::string id);
     Task<ProductPage> list_by_seller(const std::string& seller_id, std::optional<std::string> status, int limit,
                                      std::optional<std::pair<std::string, std::string>> after);
-    Task<SearchPage> search(const SearchRequest& r);
+    // 503 while the index is still loading.
+    Task<Result<SearchPage>> search(SearchRequest r);
 
 private:
     Task<void> cache(const ProductRow& p);
     Task<Result<ProductRow>> owned(const Principal& who, const std::string& id);
 
+    pg::Pool& db_;
+    SearchFeed& feed_;
+    net::Offload& offload_;
     ProductRepository repo_;
     StockGate gate_;
     ProductCache cache_;

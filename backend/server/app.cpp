@@ -7,6 +7,7 @@
 #include "net/metrics.hpp"
 #include "product/product_routes.hpp"
 #include "product/product_service.hpp"
+#include "product/search_feed.hpp"
 #include "net/pg.hpp"
 #include "net/redis.hpp"
 #include "net/server.hpp"
@@ -16,12 +17,12 @@ namespace om {
 
 namespace {
 
-void add_operational_routes(Router& router, net::ShardContext& ctx) {
+void add_operational_routes(Router& router, net::ShardContext& ctx, const ProcessState& process) {
     router.get("/healthz", [](Request&) -> Task<Response> {
         co_return json_response(200, R"({"status":"ok"})");
     });
 
-    router.get("/readyz", [&ctx](Request& req) -> Task<Response> {
+    router.get("/readyz", [&ctx, &process](Request& req) -> Task<Response> {
         nlohmann::json checks;
         bool ready = true;
         const int want = latest_version(embedded_migrations());
@@ -49,6 +50,9 @@ void add_operational_routes(Router& router, net::ShardContext& ctx) {
             ready = false;
             checks["redis"] = "unavailable";
         }
+        const bool search_ready = process.search->index().ready();
+        checks["search"] = search_ready ? "ready" : "loading";
+        ready = ready && search_ready;
         if (ready) {
             co_return json_response(200, nlohmann::json{{"status", "ready"}, {"checks", checks}}.dump());
         }
@@ -68,9 +72,14 @@ void add_operational_routes(Router& router, net::ShardContext& ctx) {
 
 }  // namespace
 
-ShardApp build_shard_app(net::ShardContext& ctx) {
+ProcessState::ProcessState(const Config& config)
+    : search(std::make_unique<product::SearchFeed>(config.database_url)) {}
+
+ProcessState::~ProcessState() = default;
+
+ShardApp build_shard_app(net::ShardContext& ctx, ProcessState& process) {
     ShardApp app;
-    add_operational_routes(app.router, ctx);
+    add_operational_routes(app.router, ctx, process);
 
     auto members = std::make_shared<member::MemberService>(
         ctx.db, ctx.redis, ctx.offload,
@@ -79,7 +88,7 @@ ShardApp build_shard_app(net::ShardContext& ctx) {
     app.authenticate = [m = members.get()](const Request& req) { return m->authenticate(req); };
     app.owned.push_back(members);
 
-    auto products = std::make_shared<product::ProductService>(ctx.db, ctx.redis);
+    auto products = std::make_shared<product::ProductService>(ctx.db, ctx.redis, *process.search, ctx.offload);
     product::add_routes(app.router, *products);
     app.owned.push_back(products);
     return app;

@@ -1,11 +1,27 @@
 #pragma once
 // Wires the services into one shard: routes, auth middleware, health, readiness and metrics endpoints.
+#include <memory>
+
 #include "core/app.hpp"
+#include "core/config.hpp"
 
 namespace om::net {
 struct ShardContext;
 }
+namespace om::product {
+class SearchFeed;
+}
 
 namespace om {
-ShardApp build_shard_app(net::ShardContext& ctx);
+
+// What the shards of one process share: the product search index (thread-safe, read-mostly; see
+// product/search_index.hpp). Create before the server starts; it outlives every shard.
+struct ProcessState {
+    explicit ProcessState(const Config& config);
+    ~ProcessState();
+    std::unique_ptr<product::SearchFeed> search;
+};
+
+ShardApp build_shard_app(net::ShardContext& ctx, ProcessState& process);
+
 }  // namespace om

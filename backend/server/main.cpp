@@ -36,7 +36,9 @@ int main(int argc, char** argv) {
         }
     }
     try {
-        om::net::Server server(cli->config, [](om::net::ShardContext& ctx) { return om::build_shard_app(ctx); });
+        om::ProcessState process(cli->config);
+        om::net::Server server(cli->config,
+                               [&process](om::net::ShardContext& ctx) { return om::build_shard_app(ctx, process); });
         return server.run();
     } catch (const std::exception& e) {
         om::log::error("fatal", {{"error", e.what()}});

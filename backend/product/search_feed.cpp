@@ -1,0 +1,135 @@
+#include "product/search_feed.hpp"
+
+#include <charconv>
+#include <chrono>
+#include <stdexcept>
+#include <vector>
+
+#include "core/log.hpp"
+#include "net/pg.hpp"
+
+namespace om::product {
+
+namespace {
+
+std::int64_t to_i64(std::string_view s) {
+    std::int64_t v = 0;
+    std::from_chars(s.data(), s.data() + s.size(), v);
+    return v;
+}
+
+std::uint64_t to_u64(std::string_view s) {
+    std::uint64_t v = 0;
+    std::from_chars(s.data(), s.data() + s.size(), v);
+    return v;
+}
+
+constexpr const char* kColumns =
+    "id, seller_id, name, category, price, stock, status = 'ACTIVE', version, "
+    "(extract(epoch FROM created_at) * 1000000)::bigint";
+
+}  // namespace
+
+IndexedProduct indexed_product(std::span<const std::string_view> c) {
+    IndexedProduct p;
+    p.id = std::string(c[0]);
+    p.seller_id = std::string(c[1]);
+    p.name = std::string(c[2]);
+    p.category = std::string(c[3]);
+    p.price = to_i64(c[4]);
+    p.stock = to_i64(c[5]);
+    p.active = c[6] == "t";
+    p.version = to_i64(c[7]);
+    p.created_us = to_i64(c[8]);
+    return p;
+}
+
+SearchFeed::SearchFeed(std::string database_url)
+    : database_url_(std::move(database_url)), thread_([this](const std::stop_token& st) { run(st); }) {}
+
+SearchFeed::~SearchFeed() {
+    thread_.request_stop();
+    wake_.notify_all();
+}
+
+void SearchFeed::request_reload() {
+    {
+        std::lock_guard lock(mutex_);
+        reload_ = true;
+    }
+    wake_.notify_all();
+}
+
+void SearchFeed::load(const std::stop_token& stop) {
+    const auto started = std::chrono::steady_clock::now();
+    auto catalog = std::make_unique<Catalog>();
+    const std::string horizon = pg::copy_out(
+        database_url_, "SELECT pg_snapshot_xmin(pg_current_snapshot())::text",
+        std::string("COPY (SELECT ") + kColumns + " FROM product.products) TO STDOUT",
+        [&](const std::vector<std::string_view>& cols) {
+            if ((catalog->products() & 0xFFFF) == 0 && stop.stop_requested()) {
+                throw std::runtime_error("stopping");  // shutdown while loading: don't hold it up
+            }
+            if (cols.size() == 9) {
+                catalog->upsert(indexed_product(cols));
+            }
+        });
+    const auto products = catalog->products();
+    const auto bytes = catalog->memory_bytes();
+    index_.install(std::move(catalog), to_u64(horizon));
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
+    log::info("search index loaded", {{"products", products}, {"ms", ms}, {"memory_mb", bytes >> 20}});
+}
+
+void SearchFeed::run(const std::stop_token& stop) {
+    while (!stop.stop_requested()) {
+        try {
+            load(stop);
+        } catch (const std::exception& e) {
+            if (stop.stop_requested()) {
+                return;
+            }
+            // Typically: PostgreSQL not up yet, or not migrated yet. Try again shortly.
+            log::warn("search index load failed", {{"error", e.what()}});
+            std::unique_lock lock(mutex_);
+            wake_.wait_for(lock, stop, std::chrono::seconds(1), [] { return false; });
+            continue;
+        }
+        std::unique_lock lock(mutex_);
+        wake_.wait(lock, stop, [this] { return reload_; });
+        reload_ = false;
+    }
+}
+
+Task<void> SearchFeed::catch_up(pg::Pool& db) {
+    const std::string horizon = std::to_string(index_.horizon());
+    // The horizon and the rows come from one statement, hence one snapshot: every transaction below the
+    // snapshot's xmin has finished, so its rows are all here; later ones are read again next time.
+    auto r = co_await db.query_prepared("product.search_changes", pg::params(horizon));
+    if (r.rows() > kMaxChanges) {
+        request_reload();
+        co_return;
+    }
+    std::vector<IndexedProduct> changes;
+    std::vector<std::string_view> cols(9);
+    for (int i = 0; i < r.rows(); ++i) {
+        if (r.is_null(i, 1)) {
+            continue;  // no changes: the one row carries only the horizon
+        }
+        for (int c = 0; c < 9; ++c) {
+            cols[static_cast<std::size_t>(c)] = r.get(i, c + 1);
+        }
+        changes.push_back(indexed_product(cols));
+    }
+    index_.apply(changes, to_u64(r.get(0, 0)));
+}
+
+std::string search_changes_sql() {
+    return std::string("SELECT h.x::text AS horizon, p.* FROM (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS x) h "
+                       "LEFT JOIN LATERAL (SELECT ") +
+           kColumns + " FROM product.products WHERE change_xid >= $1::xid8 ORDER BY change_xid LIMIT " +
+           std::to_string(SearchFeed::kMaxChanges + 1) + ") p ON true";
+}
+
+}  // namespace om::product

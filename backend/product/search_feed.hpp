@@ -1,0 +1,63 @@
+#pragma once
+// Keeps the process's SearchIndex in step with product.products (PostgreSQL is the truth).
+//
+//  - At start, a background thread copies the catalog out of PostgreSQL (one COPY in a REPEATABLE READ
+//    snapshot) and installs it; until then searches answer 503.
+//  - Every insert and update stamps the row with its transaction id (product.products.change_xid, migration
+//    0004). Before each search, the shard reads the rows stamped at or after the index's horizon — the
+//    oldest transaction still running when the index last caught up — and applies them, so the search sees
+//    every change committed before it began. Re-read rows are ignored by version.
+//  - When more than kMaxChanges rows changed at once (a bulk load), the thread rebuilds the index instead and
+//    searches use the previous one meanwhile.
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include "core/task.hpp"
+#include "product/search_index.hpp"
+
+namespace om::pg {
+class Pool;
+}
+
+namespace om::product {
+
+// Columns: id, seller_id, name, category, price, stock, active (t/f), version, created_us.
+IndexedProduct indexed_product(std::span<const std::string_view> cols);
+// The change-feed statement ($1 = horizon), prepared as "product.search_changes" by ProductRepository: one row
+// with the new horizon and NULL columns when nothing changed, else one row per changed product (at most
+// kMaxChanges + 1).
+std::string search_changes_sql();
+
+class SearchFeed {
+public:
+    static constexpr int kMaxChanges = 5000;
+
+    explicit SearchFeed(std::string database_url);
+    ~SearchFeed();  // stops and joins the loader thread
+    SearchFeed(const SearchFeed&) = delete;
+    SearchFeed& operator=(const SearchFeed&) = delete;
+
+    [[nodiscard]] SearchIndex& index() noexcept { return index_; }
+    [[nodiscard]] const SearchIndex& index() const noexcept { return index_; }
+    // Applies every change committed since the index's horizon, read through the shard's pool.
+    Task<void> catch_up(pg::Pool& db);
+    void request_reload();
+
+private:
+    void run(const std::stop_token& stop);
+    void load(const std::stop_token& stop);
+
+    std::string database_url_;
+    SearchIndex index_;
+    std::mutex mutex_;
+    std::condition_variable_any wake_;
+    bool reload_ = false;
+    std::jthread thread_;  // last: started after everything it uses
+};
+
+}  // namespace om::product
