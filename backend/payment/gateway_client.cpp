@@ -2,6 +2,8 @@
 
 #include <random>
 
+#include "core/log.hpp"
+
 namespace om::payment {
 
 GatewayClient::GatewayClient(std::shared_ptr<PaymentGateway> gateway, GatewayClientOptions options, Sleep sleep,
@@ -18,6 +20,21 @@ std::chrono::milliseconds GatewayClient::max_charge_duration() const noexcept {
         total += options_.backoff_ms * (1L << std::min(i - 1, 10)) * 5 / 4;
     }
     return std::chrono::milliseconds(total);
+}
+
+void GatewayClient::report(bool failure) {
+    const auto before = breaker_.state();
+    if (failure) {
+        breaker_.on_failure();
+    } else {
+        breaker_.on_success();
+    }
+    const auto after = breaker_.state();
+    if (after != before) {
+        // Transitions only: an open breaker is worth an alert, every failed call is not.
+        log::warn("payment gateway circuit breaker",
+                  {{"from", to_string(before)}, {"to", to_string(after)}, {"failures", breaker_.consecutive_failures()}});
+    }
 }
 
 long GatewayClient::backoff(int retry) const {
@@ -42,14 +59,14 @@ Task<TokenResult> GatewayClient::tokenize(CardDetails card) {
             error = std::current_exception();
         }
         if (error) {
-            breaker_.on_failure();
+            report(true);
             std::rethrow_exception(error);
         }
         if (!transient(last.outcome)) {
-            breaker_.on_success();
+            report(false);
             co_return last;
         }
-        breaker_.on_failure();
+        report(true);
         if (attempt <= options_.retries) {
             co_await sleep_(backoff(attempt));
         }
@@ -79,14 +96,10 @@ Task<GatewayResult> GatewayClient::call(Kind kind, ChargeRequest charge_req, Ref
             error = std::current_exception();
         }
         if (error) {
-            breaker_.on_failure();  // never leave a half-open trial unreported
+            report(true);  // never leave a half-open trial unreported
             std::rethrow_exception(error);
         }
-        if (transient(last.outcome)) {
-            breaker_.on_failure();
-        } else {
-            breaker_.on_success();
-        }
+        report(transient(last.outcome));
         Attempt a{attempt, last,
                   static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(clock_() - started).count())};
         if (observe) {

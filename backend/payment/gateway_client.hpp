@@ -51,6 +51,7 @@ private:
     Task<GatewayResult> call(Kind kind, ChargeRequest charge_req, RefundRequest refund_req, AttemptObserver observe);
     Task<GatewayResult> once(Kind kind, const ChargeRequest& c, const RefundRequest& r);
     long backoff(int retry) const;
+    void report(bool failure);  // feeds the breaker and logs its transitions
 
     std::shared_ptr<PaymentGateway> gateway_;
     GatewayClientOptions options_;

@@ -223,6 +223,11 @@ Task<Result<PaymentRow>> PaymentService::process(Principal who, ProcessPayment c
     }
     const auto method = co_await repo_.find_method(cmd.method_id, who.member_id);
     if (!method) {
+        // A retry for an order this member has paid still gets its payment, even if the method was deleted since.
+        auto existing = co_await repo_.find_by_order(cmd.order_id);
+        if (existing && existing->member_id == who.member_id && existing->method_id == cmd.method_id) {
+            co_return co_await settled(std::move(*existing));
+        }
         co_return std::unexpected(not_found("payment method"));
     }
     const std::string hash = request_hash(cmd);

@@ -547,6 +547,55 @@ TEST_F(PaymentApi, RefundIsIdempotentAndOnlyForApprovedPayments) {
     expect_problem(send("POST", "/payments/payments/" + uuid4() + "/refund", nullptr, b.token), 404, "NOT_FOUND");
 }
 
+TEST_F(PaymentApi, RetryAfterTheMethodWasDeletedStillReturnsThePayment) {
+    auto b = buyer();
+    const auto method = method_id(b.token);
+    const auto order = uuid4();
+    auto first = pay(b.token, pay_body(order, method), "k");
+    ASSERT_EQ(first.status, 201) << first.body;
+    ASSERT_EQ(send("DELETE", "/payments/method/" + method, nullptr, b.token).status, 204);
+    auto again = pay(b.token, pay_body(order, method), "k");
+    ASSERT_EQ(again.status, 201) << again.body;
+    EXPECT_EQ(again.json(), first.json());
+    expect_problem(pay(b.token, pay_body(uuid4(), method)), 404, "NOT_FOUND");
+}
+
+// A payment left PENDING by a process that died (its lease expired) is taken over by the next call for the order
+// and charged with the same gateway idempotency key; one that is still being charged makes the caller wait,
+// then answers 409 with Retry-After.
+TEST_F(PaymentApi, AbandonedPendingPaymentIsTakenOverAndLiveOneIsWaitedFor) {
+    auto b = buyer();
+    const auto method = method_id(b.token);
+    auto insert_pending = [&](const std::string& order, const std::string& lease) {
+        const auto id = uuid4();
+        sql("INSERT INTO payment.payments (id, order_id, member_id, method_id, amount, currency, status, lease_until) "
+            "VALUES ('" + id + "', '" + order + "', '" + b.id + "', '" + method + "', 15000, 'KRW', 'PENDING', " + lease +
+            ")");
+        return id;
+    };
+    const auto order = uuid4();
+    const auto abandoned = insert_pending(order, "now() - interval '1 second'");
+    auto r = pay(b.token, pay_body(order, method));
+    ASSERT_EQ(r.status, 201) << r.body;
+    EXPECT_EQ(r.json()["paymentId"], abandoned);
+    EXPECT_EQ(r.json()["status"], "APPROVED");
+    EXPECT_EQ(charge_attempts(abandoned), 1);
+    EXPECT_EQ(sql("SELECT count(*) FROM payment.payment_events WHERE payment_id = '" + abandoned +
+                  "' AND detail LIKE 'taken over%'"),
+              "1");
+
+    const auto live_order = uuid4();
+    const auto live = insert_pending(live_order, "now() + interval '1 hour'");
+    auto g = send("GET", "/payments/payments/" + live, nullptr, b.token);
+    ASSERT_EQ(g.status, 200) << g.body;
+    EXPECT_EQ(g.json()["status"], "PENDING");
+    auto busy = pay(b.token, pay_body(live_order, method));
+    expect_problem(busy, 409, "CONFLICT");
+    EXPECT_EQ(busy.header("Retry-After"), "1");
+    EXPECT_EQ(charge_attempts(live), 0);
+    expect_problem(send("POST", "/payments/payments/" + live + "/refund", nullptr, b.token), 409, "CONFLICT");
+}
+
 // ---- card data is never kept ------------------------------------------------------------------------------
 
 TEST_F(PaymentApi, CardNumberAndCvcAreNeverStoredLoggedOrReturned) {
