@@ -22,7 +22,10 @@ std::chrono::milliseconds GatewayClient::max_charge_duration() const noexcept {
     return std::chrono::milliseconds(total);
 }
 
-void GatewayClient::report(bool failure) {
+void GatewayClient::report(Outcome outcome, bool failure) {
+    if (hooks_.call_finished) {
+        hooks_.call_finished(outcome);
+    }
     const auto before = breaker_.state();
     if (failure) {
         breaker_.on_failure();
@@ -34,6 +37,9 @@ void GatewayClient::report(bool failure) {
         // Transitions only: an open breaker is worth an alert, every failed call is not.
         log::warn("payment gateway circuit breaker",
                   {{"from", to_string(before)}, {"to", to_string(after)}, {"failures", breaker_.consecutive_failures()}});
+        if (hooks_.breaker_changed) {
+            hooks_.breaker_changed(after);
+        }
     }
 }
 
@@ -59,14 +65,14 @@ Task<TokenResult> GatewayClient::tokenize(CardDetails card) {
             error = std::current_exception();
         }
         if (error) {
-            report(true);
+            report(Outcome::unavailable, true);
             std::rethrow_exception(error);
         }
         if (!transient(last.outcome)) {
-            report(false);
+            report(last.outcome, false);
             co_return last;
         }
-        report(true);
+        report(last.outcome, true);
         if (attempt <= options_.retries) {
             co_await sleep_(backoff(attempt));
         }
@@ -96,10 +102,10 @@ Task<GatewayResult> GatewayClient::call(Kind kind, ChargeRequest charge_req, Ref
             error = std::current_exception();
         }
         if (error) {
-            report(true);  // never leave a half-open trial unreported
+            report(Outcome::unavailable, true);  // never leave a half-open trial unreported
             std::rethrow_exception(error);
         }
-        report(transient(last.outcome));
+        report(last.outcome, transient(last.outcome));
         Attempt a{attempt, last,
                   static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(clock_() - started).count())};
         if (observe) {

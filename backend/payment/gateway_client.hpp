@@ -32,6 +32,12 @@ using AttemptObserver = std::function<Task<void>(Attempt)>;
 // decline_code when the breaker refused the call without trying.
 inline constexpr const char* kCircuitOpen = "gateway_circuit_open";
 
+// Hooks for metrics (both optional; called on the shard's thread).
+struct GatewayClientHooks {
+    std::function<void(CircuitBreaker::State)> breaker_changed;
+    std::function<void(Outcome)> call_finished;  // every call that reached the gateway
+};
+
 class GatewayClient {
 public:
     GatewayClient(std::shared_ptr<PaymentGateway> gateway, GatewayClientOptions options, Sleep sleep,
@@ -41,6 +47,7 @@ public:
     Task<GatewayResult> charge(ChargeRequest req, AttemptObserver observe);
     Task<GatewayResult> refund(RefundRequest req, AttemptObserver observe);
 
+    void set_hooks(GatewayClientHooks hooks) { hooks_ = std::move(hooks); }
     [[nodiscard]] const CircuitBreaker& breaker() const noexcept { return breaker_; }
     [[nodiscard]] const GatewayClientOptions& options() const noexcept { return options_; }
     // The longest a charge() can take (all attempts, timeouts and backoffs).
@@ -51,13 +58,14 @@ private:
     Task<GatewayResult> call(Kind kind, ChargeRequest charge_req, RefundRequest refund_req, AttemptObserver observe);
     Task<GatewayResult> once(Kind kind, const ChargeRequest& c, const RefundRequest& r);
     long backoff(int retry) const;
-    void report(bool failure);  // feeds the breaker and logs its transitions
+    void report(Outcome outcome, bool failure);  // feeds the breaker, the hooks and the log
 
     std::shared_ptr<PaymentGateway> gateway_;
     GatewayClientOptions options_;
     Sleep sleep_;
     CircuitBreaker::Clock clock_;
     CircuitBreaker breaker_;
+    GatewayClientHooks hooks_;
 };
 
 }  // namespace om::payment

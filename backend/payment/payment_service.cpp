@@ -164,13 +164,16 @@ Task<void> PaymentService::record(std::string payment_id, std::string kind, std:
     co_await repo_.record_attempt(std::move(row));
 }
 
-Task<PaymentRow> PaymentService::drive(PaymentRow p) {
-    auto method = co_await repo_.find_method(p.method_id, p.member_id, true);
-    if (!method) {
-        throw std::runtime_error("payment method of a payment is missing: " + p.method_id);
+Task<PaymentRow> PaymentService::drive(PaymentRow p, std::optional<std::string> token) {
+    if (!token) {
+        auto method = co_await repo_.find_method(p.method_id, p.member_id, true);
+        if (!method) {
+            throw std::runtime_error("payment method of a payment is missing: " + p.method_id);
+        }
+        token = method->gateway_token;
     }
     ChargeRequest req;
-    req.token = method->gateway_token;
+    req.token = *token;
     req.amount = p.amount;
     req.currency = p.currency;
     req.idempotency_key = "pay_" + p.id;  // the same for every retry and takeover: one charge per payment
@@ -199,7 +202,7 @@ Task<Result<PaymentRow>> PaymentService::settled(PaymentRow p) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(lease_ms());
     while (p.status == "PENDING") {
         if (p.lease_expired && co_await repo_.take_over(p.id, lease_ms())) {
-            co_return co_await drive(std::move(p));
+            co_return co_await drive(std::move(p), std::nullopt);
         }
         if (std::chrono::steady_clock::now() >= deadline) {
             Error e{ErrorCode::conflict, "The payment for this order is still being processed; retry shortly"};
@@ -238,8 +241,16 @@ Task<Result<PaymentRow>> PaymentService::process(Principal who, ProcessPayment c
             Error{ErrorCode::idempotency_key_reused, "This Idempotency-Key was used for a different request"});
     }
     if (ins.created) {
-        auto p = co_await repo_.find_payment(np.id);
-        co_return co_await drive(std::move(*p));
+        // The row as inserted; settle() returns it complete.
+        PaymentRow p;
+        p.id = np.id;
+        p.order_id = np.order_id;
+        p.member_id = np.member_id;
+        p.method_id = np.method_id;
+        p.amount = np.amount;
+        p.currency = np.currency;
+        p.status = "PENDING";
+        co_return co_await drive(std::move(p), method->gateway_token);
     }
     auto existing = co_await repo_.find_by_order(cmd.order_id);
     if (!existing) {

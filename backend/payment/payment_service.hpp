@@ -68,7 +68,9 @@ public:
     [[nodiscard]] const GatewayClient& gateway() const noexcept { return *gateway_; }
 
 private:
-    Task<PaymentRow> drive(PaymentRow p);
+    // Charges a PENDING payment this request owns and settles it. `token`: the method's gateway token when the
+    // caller has it already (saves a query).
+    Task<PaymentRow> drive(PaymentRow p, std::optional<std::string> token);
     Task<Result<PaymentRow>> settled(PaymentRow p);
     Task<void> record(std::string payment_id, std::string kind, std::string key, Attempt a);
     long lease_ms() const;

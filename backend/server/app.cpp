@@ -127,6 +127,8 @@ ShardApp build_shard_app(net::ShardContext& ctx) {
     gopt.breaker_failures = ctx.config.payment_breaker_failures;
     gopt.breaker_cooldown = ctx.config.payment_breaker_cooldown;
     auto client = std::make_shared<payment::GatewayClient>(std::move(gateway), gopt, shard_sleep(ctx));
+    client->set_hooks({[&ctx](payment::CircuitBreaker::State st) { ctx.metrics.set_payment_breaker(ctx.id, static_cast<int>(st)); },
+                       [&ctx](payment::Outcome o) { ctx.metrics.count_payment_gateway_call(ctx.id, payment::to_string(o)); }});
     auto payments = std::make_shared<payment::PaymentService>(ctx.db, std::move(client), shard_sleep(ctx));
     payment::add_routes(app.router, *payments);
     app.owned.push_back(payments);

@@ -195,6 +195,11 @@ TEST_F(PaymentGatewayProcess, BreakerOpensWhenTheGatewayDiesAndClosesAfterRestar
     EXPECT_EQ(fast["declineCode"], "gateway_circuit_open");
     EXPECT_EQ(attempts(fast["paymentId"]), 0);
     EXPECT_LT(took, std::chrono::milliseconds(300));
+    const auto open_metrics = client_->get("/metrics").body;
+    EXPECT_NE(open_metrics.find("openmarket_payment_gateway_breaker_state{shard=\"0\"} 1"), std::string::npos)
+        << open_metrics;
+    EXPECT_NE(open_metrics.find("openmarket_payment_gateway_calls_total{outcome=\"UNAVAILABLE\",shard=\"0\"} 2"),
+              std::string::npos);
     // Adding a card needs the gateway too: 503 while it is open.
     auto card = send("POST", "/payments/method",
                      {{"type", "CARD"}, {"cardNumber", "4242424242424242"}, {"expiryMonth", 12},
@@ -209,6 +214,8 @@ TEST_F(PaymentGatewayProcess, BreakerOpensWhenTheGatewayDiesAndClosesAfterRestar
     EXPECT_EQ(back["status"], "APPROVED") << back.dump();
     EXPECT_EQ(attempts(back["paymentId"]), 1);
     EXPECT_EQ(pay(method)["status"], "APPROVED");
+    EXPECT_NE(client_->get("/metrics").body.find("openmarket_payment_gateway_breaker_state{shard=\"0\"} 0"),
+              std::string::npos);
 }
 
 TEST_F(PaymentGatewayProcess, InjectedGatewayErrorsAreRetriedWithTheSameKey) {
