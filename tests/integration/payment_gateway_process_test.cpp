@@ -194,7 +194,7 @@ TEST_F(PaymentGatewayProcess, BreakerOpensWhenTheGatewayDiesAndClosesAfterRestar
     EXPECT_EQ(fast["status"], "FAILED");
     EXPECT_EQ(fast["declineCode"], "gateway_circuit_open");
     EXPECT_EQ(attempts(fast["paymentId"]), 0);
-    EXPECT_LT(took, std::chrono::milliseconds(300));
+    EXPECT_LT(took, std::chrono::milliseconds(1000));  // generous: the machine may be busy; attempts == 0 is the proof
     const auto open_metrics = client_->get("/metrics").body;
     EXPECT_NE(open_metrics.find("openmarket_payment_gateway_breaker_state{shard=\"0\"} 1"), std::string::npos)
         << open_metrics;
@@ -223,13 +223,13 @@ TEST_F(PaymentGatewayProcess, InjectedGatewayErrorsAreRetriedWithTheSameKey) {
     gateway_port_ = om::test::free_port();
     ServerOptions o;
     o.shards = 1;
-    o.extra_args = {"--payment-gateway-error-rate", "0.5", "--payment-gateway-retries", "6",
+    o.extra_args = {"--payment-gateway-error-rate", "0.5", "--payment-gateway-retries", "9",
                     "--payment-gateway-timeout-ms", "1000", "--payment-breaker-failures", "100"};
     server_ = std::make_unique<ServerProcess>(o);
     client_ = std::make_unique<HttpClient>(server_->port());
     buyer_ = om::test::sign_up(*client_, "BUYER");
     std::string method;
-    for (int i = 0; i < 10 && method.empty(); ++i) {  // tokenization may fail 7 times in a row (p = 1/128)
+    for (int i = 0; i < 10 && method.empty(); ++i) {  // tokenization may fail 10 times in a row (p = 1/1024)
         auto r = send("POST", "/payments/method",
                       {{"type", "CARD"}, {"cardNumber", "4242424242424242"}, {"expiryMonth", 12},
                        {"expiryYear", next_year()}, {"holderName", "Kim Minji"}, {"cvc", "123"}});
