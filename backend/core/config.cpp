@@ -4,6 +4,7 @@
 #include <fstream>
 #include <optional>
 #include <sstream>
+#include <stdexcept>
 
 extern char** environ;
 
@@ -31,6 +32,18 @@ constexpr Option options[] = {
     {"cpu-threads", "OPENMARKET_CPU_THREADS", "threads for password hashing (default 2)"},
     {"access-token-ttl", "OPENMARKET_ACCESS_TOKEN_TTL", "access token lifetime in seconds (default 3600)"},
     {"refresh-token-ttl", "OPENMARKET_REFRESH_TOKEN_TTL", "refresh token lifetime in seconds (default 2592000)"},
+    {"payment-gateway-url", "OPENMARKET_PAYMENT_GATEWAY_URL",
+     "http://HOST:PORT of the payment gateway; empty = the built-in test gateway (default empty)"},
+    {"payment-gateway-timeout-ms", "OPENMARKET_PAYMENT_GATEWAY_TIMEOUT_MS", "timeout of one gateway call (default 2000)"},
+    {"payment-gateway-retries", "OPENMARKET_PAYMENT_GATEWAY_RETRIES",
+     "retries of a timed-out or unavailable gateway call, same idempotency key (default 2)"},
+    {"payment-breaker-failures", "OPENMARKET_PAYMENT_BREAKER_FAILURES",
+     "consecutive gateway failures that open the circuit breaker (default 5)"},
+    {"payment-breaker-cooldown-ms", "OPENMARKET_PAYMENT_BREAKER_COOLDOWN_MS",
+     "how long an open breaker fails fast before a trial call (default 5000)"},
+    {"payment-gateway-latency-ms", "OPENMARKET_PAYMENT_GATEWAY_LATENCY_MS", "test gateway: delay of every answer (default 0)"},
+    {"payment-gateway-error-rate", "OPENMARKET_PAYMENT_GATEWAY_ERROR_RATE",
+     "test gateway: share of calls answered with a transient error, 0 to 1 (default 0)"},
     {"log-level", "OPENMARKET_LOG_LEVEL", "trace|debug|info|warn|error (default info)"},
     {"access-log", "OPENMARKET_ACCESS_LOG", "1 to write one JSON line per request (default 1)"},
     {"config", "OPENMARKET_CONFIG", "configuration file with key = value lines"},
@@ -142,6 +155,43 @@ std::optional<Error> apply(Config& c, CliResult& r, std::string_view key, std::s
         auto v = int_in(60, 365LL * 24 * 3600);
         if (!v) { return range_error(60, 365LL * 24 * 3600); }
         c.refresh_token_ttl = std::chrono::seconds(*v);
+    } else if (key == "payment-gateway-url") {
+        if (!value.empty() && !value.starts_with("http://")) {
+            return bad("payment-gateway-url: expected http://HOST:PORT or empty");
+        }
+        c.payment_gateway_url = value;
+    } else if (key == "payment-gateway-timeout-ms") {
+        auto v = int_in(1, 600'000);
+        if (!v) { return range_error(1, 600'000); }
+        c.payment_gateway_timeout = std::chrono::milliseconds(*v);
+    } else if (key == "payment-gateway-retries") {
+        auto v = int_in(0, 10);
+        if (!v) { return range_error(0, 10); }
+        c.payment_gateway_retries = static_cast<int>(*v);
+    } else if (key == "payment-breaker-failures") {
+        auto v = int_in(1, 1000);
+        if (!v) { return range_error(1, 1000); }
+        c.payment_breaker_failures = static_cast<int>(*v);
+    } else if (key == "payment-breaker-cooldown-ms") {
+        auto v = int_in(1, 3'600'000);
+        if (!v) { return range_error(1, 3'600'000); }
+        c.payment_breaker_cooldown = std::chrono::milliseconds(*v);
+    } else if (key == "payment-gateway-latency-ms") {
+        auto v = int_in(0, 600'000);
+        if (!v) { return range_error(0, 600'000); }
+        c.payment_gateway_latency_ms = static_cast<long>(*v);
+    } else if (key == "payment-gateway-error-rate") {
+        std::size_t used = 0;
+        double rate = -1;
+        try {
+            rate = std::stod(std::string(value), &used);
+        } catch (const std::exception&) {
+            used = 0;
+        }
+        if (used != value.size() || value.empty() || !(rate >= 0.0 && rate <= 1.0)) {
+            return bad("payment-gateway-error-rate: expected a number between 0 and 1, got '" + std::string(value) + "'");
+        }
+        c.payment_gateway_error_rate = rate;
     } else if (key == "log-level") {
         if (value != "trace" && value != "debug" && value != "info" && value != "warn" && value != "error") {
             return bad("log-level: expected trace|debug|info|warn|error");
@@ -178,6 +228,8 @@ std::string usage() {
     std::ostringstream os;
     os << "Usage: openmarket-server [serve] [options]\n"
           "       openmarket-server migrate --database-url URL [--migrations-dir DIR]\n"
+          "       openmarket-server gateway --listen HOST:PORT [--payment-gateway-latency-ms MS]\n"
+          "                                 [--payment-gateway-error-rate R]   (the test payment gateway)\n"
           "       openmarket-server --help\n\n"
           "Runs the OpenMarket backend (member, product, payment, delivery and order services).\n"
           "Precedence: command line > environment > config file > defaults.\n\nOptions:\n";
@@ -194,7 +246,7 @@ Result<CliResult> parse_cli(const std::vector<std::string>& args, const std::map
     CliResult r;
     std::vector<std::pair<std::string, std::string>> cli;
     std::size_t i = 1;
-    if (i < args.size() && (args[i] == "migrate" || args[i] == "serve")) {
+    if (i < args.size() && (args[i] == "migrate" || args[i] == "serve" || args[i] == "gateway")) {
         r.command = args[i];
         ++i;
     }

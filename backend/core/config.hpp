@@ -29,13 +29,22 @@ struct Config {
     int cpu_threads = 2;   // password hashing pool
     std::chrono::seconds access_token_ttl{3600};
     std::chrono::seconds refresh_token_ttl{30 * 24 * 3600};
+    // Payment gateway (docs/payment-gateways.md). Empty URL: the built-in test gateway in this process.
+    std::string payment_gateway_url;
+    std::chrono::milliseconds payment_gateway_timeout{2000};  // per attempt
+    int payment_gateway_retries = 2;
+    int payment_breaker_failures = 5;
+    std::chrono::milliseconds payment_breaker_cooldown{5000};
+    // Behaviour of the built-in test gateway (in process, or `openmarket-server gateway`).
+    long payment_gateway_latency_ms = 0;
+    double payment_gateway_error_rate = 0.0;
     std::string log_level = "info";
     bool access_log = true;
 };
 
 struct CliResult {
     Config config;
-    std::string command = "serve";  // "serve", "migrate", or "help"
+    std::string command = "serve";  // "serve", "migrate", "gateway" (the test payment gateway), or "help"
     std::string migrations_dir;     // for migrate; empty: built-in default
 };
 

@@ -28,6 +28,11 @@ struct Metrics::Impl {
     prometheus::Family<prometheus::Counter>& accept_errors =
         prometheus::BuildCounter().Name("openmarket_accept_errors_total").Help("accept() failures (EMFILE, ENFILE, ...)").Register(*registry);
 
+    prometheus::Family<prometheus::Gauge>& breaker =
+        prometheus::BuildGauge().Name("openmarket_payment_gateway_breaker_state").Help("Payment gateway circuit breaker by shard: 0 closed, 1 open, 2 half-open").Register(*registry);
+    prometheus::Family<prometheus::Counter>& gateway_calls =
+        prometheus::BuildCounter().Name("openmarket_payment_gateway_calls_total").Help("Payment gateway calls by shard and outcome").Register(*registry);
+
     struct Shard {
         std::unordered_map<std::string, prometheus::Counter*> counters;
         std::unordered_map<std::string, prometheus::Histogram*> histograms;
@@ -37,6 +42,8 @@ struct Metrics::Impl {
         prometheus::Gauge* open_connections = nullptr;
         prometheus::Gauge* redis_up = nullptr;
         prometheus::Counter* accept_errors = nullptr;
+        prometheus::Gauge* breaker = nullptr;
+        std::unordered_map<std::string, prometheus::Counter*> gateway_calls;
     };
     std::vector<Shard> shards;
 };
@@ -59,6 +66,7 @@ Metrics::Metrics(int shards) : impl_(std::make_unique<Impl>()) {
         s.open_connections = &impl_->conns.Add({{"shard", id}});
         s.redis_up = &impl_->redis.Add({{"shard", id}});
         s.accept_errors = &impl_->accept_errors.Add({{"shard", id}});
+        s.breaker = &impl_->breaker.Add({{"shard", id}});
     }
 }
 
@@ -105,6 +113,20 @@ void Metrics::count_accept_error(int shard) { impl_->shards[static_cast<std::siz
 std::string Metrics::scrape() const {
     prometheus::TextSerializer ser;
     return ser.Serialize(impl_->registry->Collect());
+}
+
+void Metrics::set_payment_breaker(int shard, int state) {
+    impl_->shards[static_cast<std::size_t>(shard)].breaker->Set(state);
+}
+
+void Metrics::count_payment_gateway_call(int shard, std::string_view outcome) {
+    auto& s = impl_->shards[static_cast<std::size_t>(shard)];
+    const std::string key(outcome);
+    auto it = s.gateway_calls.find(key);
+    if (it == s.gateway_calls.end()) {
+        it = s.gateway_calls.emplace(key, &impl_->gateway_calls.Add({{"shard", std::to_string(shard)}, {"outcome", key}})).first;
+    }
+    it->second->Increment();
 }
 
 }  // namespace om::net

@@ -21,6 +21,9 @@ public:
     void set_connections(int shard, int open);
     void set_redis_connected(int shard, bool connected);
     void count_accept_error(int shard);
+    // Payment gateway: the shard's circuit breaker (0 closed, 1 open, 2 half-open) and calls by outcome.
+    void set_payment_breaker(int shard, int state);
+    void count_payment_gateway_call(int shard, std::string_view outcome);
 
     // Prometheus text exposition format (thread-safe).
     [[nodiscard]] std::string scrape() const;

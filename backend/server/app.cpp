@@ -2,9 +2,18 @@
 
 #include <nlohmann/json.hpp>
 
+#include <mutex>
+
 #include "member/member_routes.hpp"
 #include "member/member_service.hpp"
 #include "net/metrics.hpp"
+#include "net/offload.hpp"
+#include "payment/gateway_client.hpp"
+#include "payment/gateway_server.hpp"
+#include "payment/http_gateway.hpp"
+#include "payment/payment_routes.hpp"
+#include "payment/payment_service.hpp"
+#include "payment/test_gateway.hpp"
 #include "product/product_routes.hpp"
 #include "product/product_service.hpp"
 #include "product/search_feed.hpp"
@@ -70,12 +79,35 @@ void add_operational_routes(Router& router, net::ShardContext& ctx, const Proces
     });
 }
 
+// One test gateway per process, shared by the shards (it is thread-safe), so that a payment taken over by
+// another shard meets the same idempotency keys.
+std::shared_ptr<payment::TestGatewayEngine> test_gateway_engine(const Config& c) {
+    static std::mutex mu;
+    static std::shared_ptr<payment::TestGatewayEngine> engine;
+    std::lock_guard lock(mu);
+    if (!engine) {
+        engine = std::make_shared<payment::TestGatewayEngine>(
+            payment::TestGatewayOptions{c.payment_gateway_latency_ms, c.payment_gateway_error_rate});
+    }
+    return engine;
+}
+
+payment::Sleep shard_sleep(net::ShardContext& ctx) {
+    return [&io = ctx.io](long ms) { return net::sleep_for(io, ms); };
+}
+
 }  // namespace
 
 ProcessState::ProcessState(const Config& config)
     : search(std::make_unique<product::SearchFeed>(config.database_url)) {}
 
 ProcessState::~ProcessState() = default;
+
+ShardApp build_gateway_app(net::ShardContext& ctx) {
+    ShardApp app;
+    payment::add_gateway_routes(app.router, test_gateway_engine(ctx.config), shard_sleep(ctx));
+    return app;
+}
 
 ShardApp build_shard_app(net::ShardContext& ctx, ProcessState& process) {
     ShardApp app;
@@ -91,6 +123,24 @@ ShardApp build_shard_app(net::ShardContext& ctx, ProcessState& process) {
     auto products = std::make_shared<product::ProductService>(ctx.db, ctx.redis, *process.search, ctx.offload);
     product::add_routes(app.router, *products);
     app.owned.push_back(products);
+
+    std::shared_ptr<payment::PaymentGateway> gateway;
+    if (ctx.config.payment_gateway_url.empty()) {
+        gateway = std::make_shared<payment::TestGateway>(test_gateway_engine(ctx.config), shard_sleep(ctx));
+    } else {
+        gateway = std::make_shared<payment::HttpGateway>(ctx.io, ctx.config.payment_gateway_url);
+    }
+    payment::GatewayClientOptions gopt;
+    gopt.timeout = ctx.config.payment_gateway_timeout;
+    gopt.retries = ctx.config.payment_gateway_retries;
+    gopt.breaker_failures = ctx.config.payment_breaker_failures;
+    gopt.breaker_cooldown = ctx.config.payment_breaker_cooldown;
+    auto client = std::make_shared<payment::GatewayClient>(std::move(gateway), gopt, shard_sleep(ctx));
+    client->set_hooks({[&ctx](payment::CircuitBreaker::State st) { ctx.metrics.set_payment_breaker(ctx.id, static_cast<int>(st)); },
+                       [&ctx](payment::Outcome o) { ctx.metrics.count_payment_gateway_call(ctx.id, payment::to_string(o)); }});
+    auto payments = std::make_shared<payment::PaymentService>(ctx.db, std::move(client), shard_sleep(ctx));
+    payment::add_routes(app.router, *payments);
+    app.owned.push_back(payments);
     return app;
 }
 

@@ -23,5 +23,6 @@ struct ProcessState {
 };
 
 ShardApp build_shard_app(net::ShardContext& ctx, ProcessState& process);
-
+// `openmarket-server gateway`: the test payment gateway served over HTTP (no database, no Redis needed).
+ShardApp build_gateway_app(net::ShardContext& ctx);
 }  // namespace om

@@ -35,6 +35,15 @@ int main(int argc, char** argv) {
             return 1;
         }
     }
+    if (cli->command == "gateway") {
+        try {
+            om::net::Server server(cli->config, [](om::net::ShardContext& ctx) { return om::build_gateway_app(ctx); });
+            return server.run();
+        } catch (const std::exception& e) {
+            om::log::error("fatal", {{"error", e.what()}});
+            return 1;
+        }
+    }
     try {
         om::ProcessState process(cli->config);
         om::net::Server server(cli->config,

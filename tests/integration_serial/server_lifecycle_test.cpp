@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "server/migrate.hpp"
 #include "support/http_client.hpp"
 #include "support/server_process.hpp"
 #include "support/test_env.hpp"
@@ -187,8 +188,11 @@ TEST(Migrations, ConcurrentRunsApplyEachMigrationOnce) {
     for (auto& r : runs) {
         EXPECT_EQ(r.get(), 0);
     }
+    // Versions need not be contiguous (services are developed in parallel branches and take numbers ahead).
     EXPECT_EQ(om::test::sql_value(url, "SELECT count(*) FROM om_meta.schema_migrations"),
-              om::test::sql_value(url, "SELECT max(version) FROM om_meta.schema_migrations"));
+              std::to_string(om::embedded_migrations().size()));
+    EXPECT_EQ(om::test::sql_value(url, "SELECT count(DISTINCT version) FROM om_meta.schema_migrations"),
+              std::to_string(om::embedded_migrations().size()));
     std::string out;
     EXPECT_EQ(om::test::run_migrate(url, &out), 0);
     EXPECT_NE(out.find("0 applied now"), std::string::npos) << out;
