@@ -3,6 +3,7 @@
 #include <sodium.h>
 
 #include <array>
+#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <stdexcept>
@@ -48,9 +49,22 @@ std::string new_uuid_v7() {
 }
 
 std::string new_request_id() {
-    ensure_sodium();
+    // Request ids must be unique, not secret: a per-thread splitmix64 stream seeded once from the system's
+    // randomness saves a getrandom system call on every request (measurable in a GET benchmark).
+    thread_local std::uint64_t state = [] {
+        ensure_sodium();
+        std::uint64_t seed = 0;
+        randombytes_buf(&seed, sizeof seed);
+        return seed;
+    }();
+    std::uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    z ^= z >> 31;
     std::array<unsigned char, 8> b{};
-    randombytes_buf(b.data(), b.size());
+    for (std::size_t i = 0; i < b.size(); ++i) {
+        b[i] = static_cast<unsigned char>(z >> (8 * i));
+    }
     return to_hex(b.data(), b.size());
 }
 
@@ -88,6 +102,60 @@ bool is_uuid(std::string_view s) noexcept {
         }
     }
     return true;
+}
+
+int hex_digit_value(char c) noexcept {
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+std::optional<UuidBytes> uuid_bytes(std::string_view t) noexcept {
+    if (t.size() != 36 || t[8] != '-' || t[13] != '-' || t[18] != '-' || t[23] != '-') {
+        return std::nullopt;
+    }
+    UuidBytes u{};
+    std::size_t k = 0;
+    for (std::size_t i = 0; i < 36;) {
+        if (t[i] == '-') {
+            ++i;
+            continue;
+        }
+        const int hi = hex_digit_value(t[i]);
+        const int lo = hex_digit_value(t[i + 1]);
+        if (hi < 0 || lo < 0) {
+            return std::nullopt;
+        }
+        u[k++] = static_cast<std::uint8_t>(hi * 16 + lo);
+        i += 2;
+    }
+    return u;
+}
+
+std::string uuid_text(const UuidBytes& u) {
+    std::string s;
+    s.reserve(36);
+    for (std::size_t i = 0; i < 16; ++i) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) {
+            s.push_back('-');
+        }
+        s.push_back(hex_digits[u[i] >> 4U]);
+        s.push_back(hex_digits[u[i] & 0x0FU]);
+    }
+    return s;
+}
+
+std::int64_t parse_i64(std::string_view s) noexcept {
+    std::int64_t v = 0;
+    std::from_chars(s.data(), s.data() + s.size(), v);
+    return v;
 }
 
 }  // namespace om

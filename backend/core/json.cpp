@@ -1,5 +1,7 @@
 #include "core/json.hpp"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 namespace om {
@@ -17,6 +19,19 @@ Result<nlohmann::json> parse_object(std::string_view body) {
                                      {{"", "must be an object"}}});
     }
     return j;
+}
+
+std::optional<Error> check_idempotency_key(const std::optional<std::string_view>& key) {
+    if (!key) {
+        return std::nullopt;
+    }
+    const bool ok = !key->empty() && key->size() <= 200 &&
+                    std::all_of(key->begin(), key->end(), [](char c) { return c >= 0x21 && c <= 0x7e; });
+    if (ok) {
+        return std::nullopt;
+    }
+    return Error{ErrorCode::validation_failed, "Idempotency-Key must be 1-200 printable ASCII characters",
+                 {{"Idempotency-Key", "must be 1-200 printable ASCII characters"}}};
 }
 
 std::size_t utf8_length(std::string_view s) noexcept {

@@ -25,6 +25,9 @@ Result<nlohmann::json> parse_object(std::string_view body);
 // Number of Unicode code points in valid UTF-8 text.
 std::size_t utf8_length(std::string_view s) noexcept;
 
+// An `Idempotency-Key` header, when present, must be 1-200 printable ASCII characters: the 400 otherwise.
+std::optional<Error> check_idempotency_key(const std::optional<std::string_view>& key);
+
 struct StringRule {
     bool required = true;
     std::size_t min = 1;       // code points, after trimming when trim is set

@@ -19,6 +19,8 @@
 
 #include "net/redis.hpp"
 
+#include "common/ids.hpp"
+
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
@@ -57,19 +59,6 @@ constexpr std::chrono::milliseconds k_max_backoff{1000};
 // ---------------------------------------------------------------------------------------------------
 // URL parsing
 
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 std::string percent_decode(std::string_view s) {
     std::string out;
     out.reserve(s.size());
@@ -81,8 +70,8 @@ std::string percent_decode(std::string_view s) {
         if (i + 2 >= s.size()) {
             throw std::invalid_argument("redis url: truncated percent escape");
         }
-        const int hi = hex_value(s[i + 1]);
-        const int lo = hex_value(s[i + 2]);
+        const int hi = hex_digit_value(s[i + 1]);
+        const int lo = hex_digit_value(s[i + 2]);
         if (hi < 0 || lo < 0) {
             throw std::invalid_argument("redis url: bad percent escape");
         }

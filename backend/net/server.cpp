@@ -180,7 +180,7 @@ struct Shard {
 
 namespace {
 
-http::response<http::string_body> to_beast(const Response& r, unsigned version, bool head, const std::string& request_id,
+http::response<http::string_body> to_beast(Response& r, unsigned version, bool head, const std::string& request_id,
                                            bool keep_alive) {
     http::response<http::string_body> res{static_cast<http::status>(r.status), version};
     if (!r.content_type.empty()) {
@@ -197,7 +197,7 @@ http::response<http::string_body> to_beast(const Response& r, unsigned version, 
     if (head) {
         res.content_length(r.body.size());
     } else {
-        res.body() = r.body;
+        res.body() = std::move(r.body);  // the handler's response is not used after this
         res.prepare_payload();
     }
     return res;

@@ -3,17 +3,12 @@
 #include <charconv>
 
 #include "common/clock.hpp"
+#include "common/ids.hpp"
 #include "net/pg.hpp"
 
 namespace om::payment {
 
 namespace {
-
-std::int64_t to_i64(std::string_view s) {
-    std::int64_t v = 0;
-    std::from_chars(s.data(), s.data() + s.size(), v);
-    return v;
-}
 
 constexpr const char* kMethodColumns =
     "id::text, member_id::text, type, gateway_token, brand, last4, expiry_month, expiry_year, holder_name, nickname, "
@@ -32,8 +27,8 @@ MethodRow method_from_row(const pg::Result& r, int i) {
     m.gateway_token = r.get(i, 3);
     m.brand = r.get(i, 4);
     m.last4 = r.get(i, 5);
-    m.expiry_month = static_cast<int>(to_i64(r.get(i, 6)));
-    m.expiry_year = static_cast<int>(to_i64(r.get(i, 7)));
+    m.expiry_month = static_cast<int>(parse_i64(r.get(i, 6)));
+    m.expiry_year = static_cast<int>(parse_i64(r.get(i, 7)));
     m.holder_name = r.get(i, 8);
     m.nickname = r.get_opt(i, 9);
     m.is_default = r.get(i, 10) == "t";
@@ -55,7 +50,7 @@ PaymentRow payment_from_row(const pg::Result& r, int i) {
     p.order_id = r.get(i, 1);
     p.member_id = r.get(i, 2);
     p.method_id = r.get(i, 3);
-    p.amount = to_i64(r.get(i, 4));
+    p.amount = parse_i64(r.get(i, 4));
     p.currency = r.get(i, 5);
     p.status = r.get(i, 6);
     p.decline_code = r.get_opt(i, 7);
@@ -163,7 +158,7 @@ Task<void> PaymentRepository::commit(pg::Lease& tx) { co_await tx.exec("COMMIT")
 
 Task<int> PaymentRepository::count_live_methods(pg::Lease& tx, const std::string& member_id) {
     auto r = co_await tx.exec_prepared("payment.count_methods", pg::params(member_id));
-    co_return static_cast<int>(to_i64(r.get(0, 0)));
+    co_return static_cast<int>(parse_i64(r.get(0, 0)));
 }
 
 Task<void> PaymentRepository::clear_default(pg::Lease& tx, const std::string& member_id) {
@@ -238,14 +233,14 @@ Task<InsertOutcome> PaymentRepository::insert_payment(const NewPayment& p, const
                              std::to_string(lease_ms));
     if (!key) {
         auto r = co_await db_.query_prepared("payment.insert_payment", std::move(params));
-        out.created = to_i64(r.get(0, 0)) == 1;
+        out.created = parse_i64(r.get(0, 0)) == 1;
         co_return out;
     }
     params.emplace_back(*key);
     params.emplace_back(request_hash);
     auto r = co_await db_.query_prepared("payment.insert_payment_key", std::move(params));
-    out.created = to_i64(r.get(0, 0)) == 1;
-    if (to_i64(r.get(0, 1)) == 0) {
+    out.created = parse_i64(r.get(0, 0)) == 1;
+    if (parse_i64(r.get(0, 1)) == 0) {
         auto k = co_await db_.query_prepared("payment.key_lookup", pg::params(p.member_id, *key));
         if (!k.empty()) {
             out.key_hash = std::string(k.get(0, 0));
@@ -273,7 +268,7 @@ Task<std::optional<PaymentRow>> PaymentRepository::find_by_order(std::string ord
 
 Task<bool> PaymentRepository::take_over(std::string id, long lease_ms) {
     auto r = co_await db_.query_prepared("payment.take_over", pg::params(id, std::to_string(lease_ms)));
-    co_return to_i64(r.get(0, 0)) == 1;
+    co_return parse_i64(r.get(0, 0)) == 1;
 }
 
 Task<void> PaymentRepository::record_attempt(AttemptRow a) {

@@ -156,19 +156,6 @@ Result<ProcessPayment> parse_process(const json& obj) {
     return p;
 }
 
-std::optional<Error> valid_idempotency_key(const std::optional<std::string_view>& key) {
-    if (!key) {
-        return std::nullopt;
-    }
-    const bool ok = !key->empty() && key->size() <= 200 &&
-                    std::all_of(key->begin(), key->end(), [](char c) { return c >= 0x21 && c <= 0x7e; });
-    if (ok) {
-        return std::nullopt;
-    }
-    return Error{ErrorCode::validation_failed, "Idempotency-Key must be 1-200 printable ASCII characters",
-                 {{"Idempotency-Key", "must be 1-200 printable ASCII characters"}}};
-}
-
 Error buyers_only() { return Error{ErrorCode::forbidden, "Only buyers keep payment methods"}; }
 
 }  // namespace
@@ -240,7 +227,7 @@ void add_routes(Router& router, PaymentService& svc) {
 
     router.post("/payments/process-payment", [&svc](Request& req) -> Task<Response> {
         const auto key = req.idempotency_key();
-        if (auto bad = valid_idempotency_key(key)) {
+        if (auto bad = check_idempotency_key(key)) {
             co_return problem(*bad, req.path);
         }
         auto obj = parse_object(req.body);

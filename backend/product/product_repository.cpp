@@ -4,17 +4,12 @@
 #include <charconv>
 
 #include "common/clock.hpp"
+#include "common/ids.hpp"
 #include "net/pg.hpp"
 
 namespace om::product {
 
 namespace {
-
-std::int64_t to_i64(std::string_view s) {
-    std::int64_t v = 0;
-    std::from_chars(s.data(), s.data() + s.size(), v);
-    return v;
-}
 
 
 constexpr const char* kColumns =
@@ -31,12 +26,12 @@ ProductRow product_from_row(const pg::Result& r, int i) {
     p.seller_id = r.get(i, 1);
     p.name = r.get(i, 2);
     p.description = r.get(i, 3);
-    p.price = to_i64(r.get(i, 4));
+    p.price = parse_i64(r.get(i, 4));
     p.currency = r.get(i, 5);
     p.category = r.get(i, 6);
-    p.stock = to_i64(r.get(i, 7));
+    p.stock = parse_i64(r.get(i, 7));
     p.status = r.get(i, 8);
-    p.version = to_i64(r.get(i, 9));
+    p.version = parse_i64(r.get(i, 9));
     p.created_at = pg_utc_to_rfc3339(r.get(i, 10));
     p.updated_at = pg_utc_to_rfc3339(r.get(i, 11));
     if (r.columns() > 12) {

@@ -128,19 +128,6 @@ bool none_match(const Request& req, const std::string& tag) {
     return false;
 }
 
-std::optional<Error> valid_idempotency_key(const std::optional<std::string_view>& key) {
-    if (!key) {
-        return std::nullopt;
-    }
-    const bool ok = !key->empty() && key->size() <= 200 &&
-                    std::all_of(key->begin(), key->end(), [](char c) { return c >= 0x21 && c <= 0x7e; });
-    if (ok) {
-        return std::nullopt;
-    }
-    return Error{ErrorCode::validation_failed, "Idempotency-Key must be 1-200 printable ASCII characters",
-                 {{"Idempotency-Key", "must be 1-200 printable ASCII characters"}}};
-}
-
 std::string items_json(const std::vector<ProductRow>& items) {
     std::string out = "[";
     for (std::size_t i = 0; i < items.size(); ++i) {
@@ -161,7 +148,7 @@ void add_routes(Router& router, ProductService& svc) {
             co_return problem(Error{ErrorCode::forbidden, "Only sellers can list products"}, req.path);
         }
         const auto key = req.idempotency_key();
-        if (auto bad = valid_idempotency_key(key)) {
+        if (auto bad = check_idempotency_key(key)) {
             co_return problem(*bad, req.path);
         }
         auto obj = parse_object(req.body);

@@ -6,17 +6,12 @@
 #include <vector>
 
 #include "core/log.hpp"
+#include "common/ids.hpp"
 #include "net/pg.hpp"
 
 namespace om::product {
 
 namespace {
-
-std::int64_t to_i64(std::string_view s) {
-    std::int64_t v = 0;
-    std::from_chars(s.data(), s.data() + s.size(), v);
-    return v;
-}
 
 std::uint64_t to_u64(std::string_view s) {
     std::uint64_t v = 0;
@@ -36,11 +31,11 @@ IndexedProduct indexed_product(std::span<const std::string_view> c) {
     p.seller_id = std::string(c[1]);
     p.name = std::string(c[2]);
     p.category = std::string(c[3]);
-    p.price = to_i64(c[4]);
-    p.stock = to_i64(c[5]);
+    p.price = parse_i64(c[4]);
+    p.stock = parse_i64(c[5]);
     p.active = c[6] == "t";
-    p.version = to_i64(c[7]);
-    p.created_us = to_i64(c[8]);
+    p.version = parse_i64(c[7]);
+    p.created_us = parse_i64(c[8]);
     return p;
 }
 

@@ -62,19 +62,6 @@ std::vector<std::uint64_t> distinct_bigrams(std::u32string_view s) {
     return out;
 }
 
-int hex_value(char c) noexcept {
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 using DocList = std::vector<std::uint32_t>;
 
 // Sorted intersection; gallops through the longer list when the shorter one is much shorter.
@@ -197,42 +184,6 @@ int edit_distance(std::u32string_view a, std::u32string_view b, int max_distance
     return std::min(prev[m], max_distance + 1);
 }
 
-std::optional<Uuid> parse_uuid(std::string_view t) {
-    if (t.size() != 36 || t[8] != '-' || t[13] != '-' || t[18] != '-' || t[23] != '-') {
-        return std::nullopt;
-    }
-    Uuid u{};
-    std::size_t k = 0;
-    for (std::size_t i = 0; i < 36;) {
-        if (t[i] == '-') {
-            ++i;
-            continue;
-        }
-        const int hi = hex_value(t[i]);
-        const int lo = hex_value(t[i + 1]);
-        if (hi < 0 || lo < 0) {
-            return std::nullopt;
-        }
-        u[k++] = static_cast<std::uint8_t>(hi * 16 + lo);
-        i += 2;
-    }
-    return u;
-}
-
-std::string format_uuid(const Uuid& u) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string s;
-    s.reserve(36);
-    for (std::size_t i = 0; i < 16; ++i) {
-        if (i == 4 || i == 6 || i == 8 || i == 10) {
-            s.push_back('-');
-        }
-        s.push_back(kHex[u[i] >> 4]);
-        s.push_back(kHex[u[i] & 0xF]);
-    }
-    return s;
-}
-
 std::size_t UuidHash::operator()(const Uuid& u) const noexcept {
     std::uint64_t a = 0;
     std::uint64_t b = 0;
@@ -282,7 +233,7 @@ void Catalog::count(std::uint32_t doc, int sign) {
 std::uint32_t Catalog::add_doc(const IndexedProduct& p, const Uuid& id, std::u32string_view folded,
                                std::uint32_t category) {
     const auto doc = static_cast<std::uint32_t>(id_.size());
-    const auto seller = parse_uuid(p.seller_id).value_or(Uuid{});
+    const auto seller = uuid_bytes(p.seller_id).value_or(Uuid{});
     const std::string utf8 = to_utf8(folded);
     id_.push_back(id);
     seller_.push_back(seller_id(seller));
@@ -325,7 +276,7 @@ std::uint32_t Catalog::add_doc(const IndexedProduct& p, const Uuid& id, std::u32
 }
 
 void Catalog::upsert(const IndexedProduct& p) {
-    const auto id = parse_uuid(p.id);
+    const auto id = uuid_bytes(p.id);
     if (!id) {
         return;
     }
@@ -501,7 +452,7 @@ IndexResult Catalog::search(const SearchRequest& r) const {
 
     std::optional<std::uint32_t> seller;
     if (r.seller_id) {
-        const auto u = parse_uuid(*r.seller_id);
+        const auto u = uuid_bytes(*r.seller_id);
         auto it = u ? seller_ids_.find(*u) : seller_ids_.end();
         if (it == seller_ids_.end()) {
             return result;  // a seller without products: no matches, no facets
@@ -528,7 +479,7 @@ IndexResult Catalog::search(const SearchRequest& r) const {
     if (r.after) {
         std::int64_t key = 0;
         const auto& k = r.after->first;
-        const auto id = parse_uuid(r.after->second);
+        const auto id = uuid_bytes(r.after->second);
         if (std::from_chars(k.data(), k.data() + k.size(), key).ec != std::errc{} || !id) {
             return result;  // parse_search validates cursors; this is only a guard
         }
@@ -656,7 +607,7 @@ IndexResult Catalog::search(const SearchRequest& r) const {
     }
     std::sort_heap(heap.begin(), heap.end(), better);
     for (const auto& e : heap) {
-        result.hits.push_back(SearchHit{format_uuid(id_[e.doc]), e.key});
+        result.hits.push_back(SearchHit{uuid_text(id_[e.doc]), e.key});
     }
 
     const auto& counts = count_facets ? facets : (r.in_stock_only ? in_stock_count_ : active_count_);

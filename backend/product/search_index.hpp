@@ -22,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/ids.hpp"
 #include "product/search.hpp"
 
 namespace om::product {
@@ -56,9 +57,7 @@ std::string to_utf8(std::u32string_view s);
 // Restricted Damerau-Levenshtein distance (adjacent transpositions count 1), or max_distance + 1 when larger.
 int edit_distance(std::u32string_view a, std::u32string_view b, int max_distance);
 
-using Uuid = std::array<std::uint8_t, 16>;
-std::optional<Uuid> parse_uuid(std::string_view text);
-std::string format_uuid(const Uuid& u);
+using Uuid = UuidBytes;
 
 struct UuidHash {
     std::size_t operator()(const Uuid& u) const noexcept;

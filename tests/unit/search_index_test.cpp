@@ -97,12 +97,12 @@ TEST(SearchText, EditDistanceCountsTranspositionsOnceAndStopsEarly) {
 }
 
 TEST(SearchText, UuidsRoundTrip) {
-    const auto u = om::product::parse_uuid("0190A000-0000-7000-8000-00000000002a");
+    const auto u = om::uuid_bytes("0190A000-0000-7000-8000-00000000002a");
     ASSERT_TRUE(u);
-    EXPECT_EQ(om::product::format_uuid(*u), "0190a000-0000-7000-8000-00000000002a");
-    EXPECT_FALSE(om::product::parse_uuid("0190a000-0000-7000-8000-00000000002"));
-    EXPECT_FALSE(om::product::parse_uuid("0190a000x0000-7000-8000-00000000002a"));
-    EXPECT_FALSE(om::product::parse_uuid("0190a000-0000-7000-8000-00000000002g"));
+    EXPECT_EQ(om::uuid_text(*u), "0190a000-0000-7000-8000-00000000002a");
+    EXPECT_FALSE(om::uuid_bytes("0190a000-0000-7000-8000-00000000002"));
+    EXPECT_FALSE(om::uuid_bytes("0190a000x0000-7000-8000-00000000002a"));
+    EXPECT_FALSE(om::uuid_bytes("0190a000-0000-7000-8000-00000000002g"));
 }
 
 TEST_F(CatalogTest, MatchesSubstringsOfNamesAndCategoriesInKoreanAndEnglish) {
