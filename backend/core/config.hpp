@@ -31,6 +31,10 @@ struct Config {
     std::chrono::seconds refresh_token_ttl{30 * 24 * 3600};
     std::string log_level = "info";
     bool access_log = true;
+    // Delivery service (issue 4).
+    std::string carrier_webhook_secret;  // HMAC-SHA256 key of POST /delivery/carrier-events; empty: refused
+    bool courier_simulator = false;      // moves SHIPPED deliveries along by themselves (demo)
+    std::chrono::milliseconds courier_interval{10'000};  // time a delivery stays in a state under the simulator
 };
 
 struct CliResult {

@@ -65,6 +65,8 @@ ProductRepository::ProductRepository(pg::Pool& db) : db_(db) {
                 "SELECT * FROM p");
     db_.prepare("product.idem_lookup",
                 "SELECT product_id::text, request_hash FROM product.idempotency_keys WHERE seller_id = $1::uuid AND key = $2");
+    db_.prepare("product.sellers_of",
+                "SELECT id::text, seller_id::text FROM product.products WHERE id = ANY($1::uuid[])");
     db_.prepare("product.find", "SELECT " + cols + " FROM product.products WHERE id = $1::uuid");
     db_.prepare("product.lock", "SELECT " + cols + " FROM product.products WHERE id = $1::uuid FOR UPDATE");
     db_.prepare("product.update",
@@ -198,6 +200,24 @@ Task<std::vector<std::pair<std::string, std::int64_t>>> ProductRepository::run_f
     std::vector<std::pair<std::string, std::int64_t>> out;
     for (int i = 0; i < r.rows(); ++i) {
         out.emplace_back(std::string(r.get(i, 0)), to_i64(r.get(i, 1)));
+    }
+    co_return out;
+}
+
+Task<std::vector<std::pair<std::string, std::string>>> ProductRepository::sellers_of(
+    const std::vector<std::string>& ids) {
+    std::string array = "{";
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        if (i > 0) {
+            array += ',';
+        }
+        array += ids[i];
+    }
+    array += '}';
+    auto r = co_await db_.query_prepared("product.sellers_of", pg::params(array));
+    std::vector<std::pair<std::string, std::string>> out;
+    for (int i = 0; i < r.rows(); ++i) {
+        out.emplace_back(std::string(r.get(i, 0)), std::string(r.get(i, 1)));
     }
     co_return out;
 }

@@ -94,6 +94,9 @@ public:
     Task<std::vector<ProductRow>> run_search(const SearchQuery& q);
     Task<std::vector<std::pair<std::string, std::int64_t>>> run_facets(const SearchQuery& q);
 
+    // (id, seller_id) of the products among `ids` (UUIDs) that exist.
+    Task<std::vector<std::pair<std::string, std::string>>> sellers_of(const std::vector<std::string>& ids);
+
     static const char* columns();  // the product column list used by every SELECT/RETURNING
 
 private:

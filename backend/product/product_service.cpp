@@ -208,4 +208,12 @@ Task<SearchPage> ProductService::search(const SearchRequest& r) {
     co_return page;
 }
 
+Task<std::vector<std::pair<std::string, std::string>>> ProductService::sellers_of(std::vector<std::string> ids) {
+    std::erase_if(ids, [](const std::string& id) { return !is_uuid(id); });
+    if (ids.empty()) {
+        co_return std::vector<std::pair<std::string, std::string>>{};
+    }
+    co_return co_await repo_.sellers_of(ids);
+}
+
 }  // namespace om::product

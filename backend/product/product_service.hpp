@@ -49,6 +49,9 @@ public:
     Task<ProductPage> list_by_seller(const std::string& seller_id, std::optional<std::string> status, int limit,
                                      std::optional<std::pair<std::string, std::string>> after);
     Task<SearchPage> search(const SearchRequest& r);
+    // Read-only, for other services (delivery): (productId, sellerId) of each given id that exists, whatever
+    // its status. Ids that are not UUIDs are skipped.
+    Task<std::vector<std::pair<std::string, std::string>>> sellers_of(std::vector<std::string> ids);
 
 private:
     Task<void> cache(const ProductRow& p);

@@ -2,9 +2,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "delivery/delivery_routes.hpp"
+#include "delivery/delivery_service.hpp"
+#include "events/outbox_relay.hpp"
 #include "member/member_routes.hpp"
 #include "member/member_service.hpp"
 #include "net/metrics.hpp"
+#include "net/offload.hpp"
 #include "product/product_routes.hpp"
 #include "product/product_service.hpp"
 #include "net/pg.hpp"
@@ -82,6 +86,36 @@ ShardApp build_shard_app(net::ShardContext& ctx) {
     auto products = std::make_shared<product::ProductService>(ctx.db, ctx.redis);
     product::add_routes(app.router, *products);
     app.owned.push_back(products);
+
+    // Delivery reaches the product service only through this lookup (its C++ interface). When the order
+    // service lands (issue 5) it passes the sellers of the order to create_for_order instead.
+    delivery::SellerLookup sellers = [p = products.get()](std::vector<std::string> ids) {
+        return p->sellers_of(std::move(ids));
+    };
+    auto deliveries = std::make_shared<delivery::DeliveryService>(ctx.db, std::move(sellers));
+    delivery::add_routes(app.router, *deliveries, ctx.config.carrier_webhook_secret);
+    app.owned.push_back(deliveries);
+
+    // Background jobs run on shard 0 only: one outbox relay (and one simulator) per process. More processes
+    // are safe: the relay claims rows with FOR UPDATE SKIP LOCKED under a per-table advisory lock, and the
+    // simulator re-checks each delivery under its row lock.
+    if (ctx.id == 0) {
+        events::RelayOptions ro;
+        ro.table = delivery::kOutboxTable;
+        ro.stream = delivery::kEventStream;
+        auto relay = std::make_shared<events::OutboxRelay>(ctx.io, ctx.db, ctx.redis, ro);
+        app.background.emplace_back([r = relay.get()] { return r->run(); });
+        app.stop.emplace_back([r = relay.get()] { r->stop(); });
+        app.owned.push_back(relay);
+        if (ctx.config.courier_simulator) {
+            auto sim = std::make_shared<delivery::CourierSimulator>(
+                *deliveries, [&io = ctx.io](long ms) { return net::sleep_for(io, ms); },
+                static_cast<long>(ctx.config.courier_interval.count()));
+            app.background.emplace_back([s = sim.get()] { return s->run(); });
+            app.stop.emplace_back([s = sim.get()] { s->stop(); });
+            app.owned.push_back(sim);
+        }
+    }
     return app;
 }
 

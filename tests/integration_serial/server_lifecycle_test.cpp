@@ -3,6 +3,8 @@
 // or starve the machine of descriptors.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include <csignal>
 #include <future>
 #include <thread>
@@ -187,8 +189,12 @@ TEST(Migrations, ConcurrentRunsApplyEachMigrationOnce) {
     for (auto& r : runs) {
         EXPECT_EQ(r.get(), 0);
     }
-    EXPECT_EQ(om::test::sql_value(url, "SELECT count(*) FROM om_meta.schema_migrations"),
-              om::test::sql_value(url, "SELECT max(version) FROM om_meta.schema_migrations"));
+    // Versions may have gaps (numbers are reserved per issue), so count the files rather than trust max(version).
+    std::size_t files = 0;
+    for (const auto& f : std::filesystem::directory_iterator(std::string(OM_SOURCE_DIR) + "/db/migrations")) {
+        files += f.path().extension() == ".sql" ? 1 : 0;
+    }
+    EXPECT_EQ(om::test::sql_value(url, "SELECT count(*) FROM om_meta.schema_migrations"), std::to_string(files));
     std::string out;
     EXPECT_EQ(om::test::run_migrate(url, &out), 0);
     EXPECT_NE(out.find("0 applied now"), std::string::npos) << out;
