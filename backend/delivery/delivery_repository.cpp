@@ -99,6 +99,11 @@ DeliveryRepository::DeliveryRepository(pg::Pool& db) : db_(db) {
                 "label, is_default) VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6, $7, $8, $9::boolean) RETURNING " + acols);
     db_.prepare("delivery.addr_find", "SELECT " + acols + " FROM delivery.addresses "
                                       "WHERE id = $1::uuid AND member_id = $2::uuid AND deleted_at IS NULL");
+    db_.prepare("delivery.addr_key_find",
+                "SELECT address_id::text, request_hash FROM delivery.address_keys WHERE member_id = $1::uuid AND key = $2");
+    db_.prepare("delivery.addr_key_insert",
+                "INSERT INTO delivery.address_keys (member_id, key, request_hash, address_id) "
+                "VALUES ($1::uuid, $2, $3, $4::uuid)");
     db_.prepare("delivery.addr_list", "SELECT " + acols + " FROM delivery.addresses "
                                       "WHERE member_id = $1::uuid AND deleted_at IS NULL "
                                       "ORDER BY is_default DESC, created_at DESC, id DESC");
@@ -188,6 +193,20 @@ Task<AddressRow> DeliveryRepository::insert_address(pg::Lease& tx, const std::st
                                        pg::params(id, member_id, a.recipient_name, a.phone, a.postal_code, a.address1,
                                                   a.address2, a.label, def));
     co_return address_from_row(r, 0);
+}
+
+Task<std::optional<std::pair<std::string, std::string>>> DeliveryRepository::find_address_key(
+    pg::Lease& tx, const std::string& member_id, const std::string& key) {
+    auto r = co_await tx.exec_prepared("delivery.addr_key_find", pg::params(member_id, key));
+    if (r.empty()) {
+        co_return std::nullopt;
+    }
+    co_return std::make_pair(std::string(r.get(0, 0)), std::string(r.get(0, 1)));
+}
+
+Task<void> DeliveryRepository::insert_address_key(pg::Lease& tx, const std::string& member_id, const std::string& key,
+                                                  const std::string& request_hash, const std::string& address_id) {
+    co_await tx.exec_prepared("delivery.addr_key_insert", pg::params(member_id, key, request_hash, address_id));
 }
 
 Task<std::optional<AddressRow>> DeliveryRepository::find_address(const std::string& member_id, const std::string& id) {

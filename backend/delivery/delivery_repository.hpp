@@ -108,6 +108,11 @@ public:
     Task<void> clear_default(pg::Lease& tx, const std::string& member_id, const std::string& except_id);
     Task<AddressRow> insert_address(pg::Lease& tx, const std::string& id, const std::string& member_id,
                                     const NewAddress& a);
+    // (address id, request hash) stored for the member's Idempotency-Key.
+    Task<std::optional<std::pair<std::string, std::string>>> find_address_key(pg::Lease& tx, const std::string& member_id,
+                                                                             const std::string& key);
+    Task<void> insert_address_key(pg::Lease& tx, const std::string& member_id, const std::string& key,
+                                  const std::string& request_hash, const std::string& address_id);
     Task<std::optional<AddressRow>> find_address(const std::string& member_id, const std::string& id);
     Task<std::optional<AddressRow>> find_address(pg::Lease& tx, const std::string& member_id, const std::string& id);
     Task<std::vector<AddressRow>> list_addresses(const std::string& member_id);

@@ -149,6 +149,17 @@ Response delivery_response(int status, const DeliveryRow& d) { return json_respo
 void add_routes(Router& router, DeliveryService& svc, std::string carrier_secret) {
     // ---- addresses ----
     router.post("/delivery/addresses", [&svc](Request& req) -> Task<Response> {
+        std::optional<std::string> key;
+        if (auto k = req.idempotency_key()) {
+            const bool ok = !k->empty() && k->size() <= 200 &&
+                            std::all_of(k->begin(), k->end(), [](char c) { return c >= 0x21 && c <= 0x7e; });
+            if (!ok) {
+                co_return problem(Error{ErrorCode::validation_failed, "Idempotency-Key must be 1-200 printable ASCII characters",
+                                        {{"Idempotency-Key", "must be 1-200 printable ASCII characters"}}},
+                                  req.path);
+            }
+            key = std::string(*k);
+        }
         auto obj = parse_object(req.body);
         if (!obj) {
             co_return problem(obj.error(), req.path);
@@ -157,7 +168,14 @@ void add_routes(Router& router, DeliveryService& svc, std::string carrier_secret
         if (!a) {
             co_return problem(a.error(), req.path);
         }
-        auto row = co_await svc.add_address(req.member(), std::move(*a));
+        // The request's meaning, independent of spacing and field order: what the idempotency key protects.
+        const std::string hash = sha256_hex(json{{"recipientName", a->recipient_name}, {"phone", a->phone},
+                                                 {"postalCode", a->postal_code}, {"address1", a->address1},
+                                                 {"address2", a->address2 ? json(*a->address2) : json(nullptr)},
+                                                 {"label", a->label ? json(*a->label) : json(nullptr)},
+                                                 {"isDefault", a->is_default}}
+                                                .dump());
+        auto row = co_await svc.add_address(req.member(), std::move(*a), std::move(key), hash);
         if (!row) {
             co_return problem(row.error(), req.path);
         }

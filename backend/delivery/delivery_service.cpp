@@ -106,8 +106,26 @@ DeliveryService::DeliveryService(pg::Pool& db, SellerLookup sellers) : repo_(db)
 
 // ---- addresses ------------------------------------------------------------------------------------
 
-Task<Result<AddressRow>> DeliveryService::add_address(Principal who, NewAddress a) {
+Task<Result<AddressRow>> DeliveryService::add_address(Principal who, NewAddress a,
+                                                     std::optional<std::string> idempotency_key,
+                                                     std::string request_hash) {
+    // The member's advisory lock also serialises retries with one key, so the lookup below cannot race.
     auto tx = co_await repo_.begin_addresses(who.member_id);
+    if (idempotency_key) {
+        auto earlier = co_await repo_.find_address_key(tx, who.member_id, *idempotency_key);
+        if (earlier) {
+            if (earlier->second != request_hash) {
+                co_return std::unexpected(Error{ErrorCode::idempotency_key_reused,
+                                                "This Idempotency-Key was used for a different request"});
+            }
+            auto row = co_await repo_.find_address(tx, who.member_id, earlier->first);
+            if (!row) {
+                co_return std::unexpected(Error{ErrorCode::not_found,
+                                                "The address this Idempotency-Key created has been deleted"});
+            }
+            co_return std::move(*row);
+        }
+    }
     const auto stats = co_await repo_.address_stats(tx, who.member_id);
     if (stats.first >= kMaxAddressesPerMember) {
         co_return std::unexpected(Error{ErrorCode::conflict, "A member keeps at most " +
@@ -121,6 +139,9 @@ Task<Result<AddressRow>> DeliveryService::add_address(Principal who, NewAddress 
         co_await repo_.clear_default(tx, who.member_id, id);
     }
     auto row = co_await repo_.insert_address(tx, id, who.member_id, a);
+    if (idempotency_key) {
+        co_await repo_.insert_address_key(tx, who.member_id, *idempotency_key, request_hash, id);
+    }
     co_await repo_.commit(tx);
     co_return row;
 }

@@ -57,7 +57,10 @@ public:
     DeliveryService(pg::Pool& db, SellerLookup sellers);
 
     // Addresses: only ever the caller's own (another member's id answers 404).
-    Task<Result<AddressRow>> add_address(Principal who, NewAddress a);
+    // With an Idempotency-Key (scoped to the member): a repeat of the same request returns the address it created
+    // (as it is now, 404 if deleted since); the same key with another request is IDEMPOTENCY_KEY_REUSED.
+    Task<Result<AddressRow>> add_address(Principal who, NewAddress a, std::optional<std::string> idempotency_key,
+                                         std::string request_hash);
     Task<std::vector<AddressRow>> addresses(Principal who);
     Task<Result<AddressRow>> address(Principal who, std::string id);
     Task<Result<AddressRow>> update_address(Principal who, std::string id, AddressPatch p);

@@ -20,6 +20,15 @@ CREATE TABLE delivery.addresses (
 -- At most one default per member (the service keeps exactly one while the member has addresses).
 CREATE UNIQUE INDEX addresses_one_default ON delivery.addresses (member_id) WHERE is_default;
 CREATE INDEX addresses_member ON delivery.addresses (member_id, created_at) WHERE deleted_at IS NULL;
+-- Idempotency-Key of POST /delivery/addresses (scoped to the member), with a digest of the request's meaning.
+CREATE TABLE delivery.address_keys (
+    member_id    uuid NOT NULL,
+    key          text NOT NULL,
+    request_hash text NOT NULL,
+    address_id   uuid NOT NULL,
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (member_id, key)
+);
 
 CREATE TABLE delivery.deliveries (
     id              uuid PRIMARY KEY,

@@ -6,6 +6,8 @@
 
 #include <chrono>
 #include <cstdio>
+#include <future>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -232,6 +234,36 @@ TEST_F(DeliveryApi, AddressesCreateListUpdateDeleteWithOneDefault) {
         << "soft delete keeps the row";
 }
 
+TEST_F(DeliveryApi, AddressIdempotencyKey) {
+    const auto a = member();
+    const auto other = member();
+    auto post = [&](const std::string& token, const json& body, const std::string& key) {
+        return client_->request("POST", "/delivery/addresses", body.dump(),
+                                {{"Authorization", "Bearer " + token}, {"Content-Type", "application/json"},
+                                 {"Idempotency-Key", key}});
+    };
+    auto first = post(a.token, address_body(), "addr-key-1");
+    ASSERT_EQ(first.status, 201) << first.body;
+    // The same request, written differently: the same address, nothing new.
+    auto body = address_body();
+    body["recipientName"] = "  김민지 ";
+    body["isDefault"] = false;
+    auto again = post(a.token, body, "addr-key-1");
+    ASSERT_EQ(again.status, 201) << again.body;
+    EXPECT_EQ(again.json().value("addressId", ""), first.json().value("addressId", ""));
+    EXPECT_EQ(client_->get("/delivery/addresses", a.token).json()["items"].size(), 1U);
+    // Another request with the same key.
+    expect_problem(post(a.token, address_body("다른 이름"), "addr-key-1"), 422, "IDEMPOTENCY_KEY_REUSED");
+    // Keys are per member.
+    auto theirs = post(other.token, address_body(), "addr-key-1");
+    ASSERT_EQ(theirs.status, 201) << theirs.body;
+    EXPECT_NE(theirs.json().value("addressId", ""), first.json().value("addressId", ""));
+    expect_field_error(post(a.token, address_body(), "has space"), "Idempotency-Key");
+    // A replay after the address was deleted does not bring it back.
+    ASSERT_EQ(send("DELETE", "/delivery/addresses/" + first.json().value("addressId", ""), nullptr, a.token).status, 204);
+    expect_problem(post(a.token, address_body(), "addr-key-1"), 404, "NOT_FOUND");
+}
+
 TEST_F(DeliveryApi, AddressValidation) {
     const auto a = member();
     auto body = address_body();
@@ -322,6 +354,56 @@ TEST_F(DeliveryApi, ProcessDeliveryIsIdempotentAndSnapshotsTheAddress) {
     const auto other = member();
     const auto other_addr = add_address(other.token);
     expect_problem(process(other.token, order, other_addr.value("addressId", "")), 409, "CONFLICT");
+}
+
+TEST_F(DeliveryApi, ConcurrentRequestsForOneOrderMakeOneDelivery) {
+    const auto buyer = member();
+    const auto addr = add_address(buyer.token);
+    const std::string order = om::new_uuid_v7();
+    constexpr int kClients = 8;
+    std::vector<std::future<std::pair<int, std::string>>> results;
+    for (int i = 0; i < kClients; ++i) {
+        results.push_back(std::async(std::launch::async, [&] {
+            HttpClient c(server_->port());
+            auto r = c.post("/delivery/process-delivery", {{"orderId", order}, {"addressId", addr.value("addressId", "")}},
+                            buyer.token);
+            return std::make_pair(r.status, r.status == 201 ? r.json().value("deliveryId", "") : r.body);
+        }));
+    }
+    std::set<std::string> ids;
+    for (auto& f : results) {
+        auto [status, id] = f.get();
+        EXPECT_EQ(status, 201) << id;
+        ids.insert(id);
+    }
+    EXPECT_EQ(ids.size(), 1U);
+    EXPECT_EQ(sql("SELECT count(*) FROM delivery.deliveries WHERE order_id = '" + order + "'"), "1");
+    EXPECT_EQ(sql("SELECT count(*) FROM delivery.outbox WHERE aggregate_id = '" + *ids.begin() + "'"), "1")
+        << "one DeliveryCreated event";
+}
+
+TEST_F(DeliveryApi, ConcurrentAddressesKeepExactlyOneDefault) {
+    const auto a = member();
+    constexpr int kClients = 6;
+    std::vector<std::future<int>> results;
+    for (int i = 0; i < kClients; ++i) {
+        results.push_back(std::async(std::launch::async, [&, i] {
+            HttpClient c(server_->port());
+            auto body = address_body("수령인 " + std::to_string(i));
+            body["isDefault"] = i % 2 == 0;
+            return c.post("/delivery/addresses", body, a.token).status;
+        }));
+    }
+    for (auto& f : results) {
+        EXPECT_EQ(f.get(), 201);
+    }
+    auto list = client_->get("/delivery/addresses", a.token).json()["items"];
+    ASSERT_EQ(list.size(), static_cast<std::size_t>(kClients));
+    int defaults = 0;
+    for (const auto& i : list) {
+        defaults += i.value("isDefault", false) ? 1 : 0;
+    }
+    EXPECT_EQ(defaults, 1);
 }
 
 TEST_F(DeliveryApi, ProcessDeliveryValidation) {
