@@ -1,5 +1,6 @@
 #include "delivery/delivery_repository.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <stdexcept>
 
@@ -142,6 +143,9 @@ DeliveryRepository::DeliveryRepository(pg::Pool& db) : db_(db) {
     db_.prepare("delivery.history",
                 "SELECT status, at AT TIME ZONE 'UTC' AS at_utc, location, note, source, applied FROM delivery.history "
                 "WHERE delivery_id = $1::uuid ORDER BY at, id");
+    db_.prepare("delivery.histories",
+                "SELECT delivery_id::text, status, at AT TIME ZONE 'UTC' AS at_utc, location, note, source, applied "
+                "FROM delivery.history WHERE delivery_id = ANY($1::uuid[]) ORDER BY delivery_id, at, id");
     db_.prepare("delivery.event_seen", "SELECT 1 FROM delivery.history WHERE carrier_event_id = $1");
     db_.prepare("delivery.history_insert",
                 "INSERT INTO delivery.history (delivery_id, status, at, location, note, source, applied, carrier_event_id) "
@@ -341,11 +345,30 @@ Task<std::vector<DeliveryRow>> DeliveryRepository::list_visible(const std::strin
                                                                 const std::optional<std::string>& before, int limit) {
     auto r = co_await db_.query_prepared("delivery.list", pg::params(member_id, order_id, before, std::to_string(limit)));
     std::vector<DeliveryRow> out;
+    std::vector<std::string> ids;
     for (int i = 0; i < r.rows(); ++i) {
         out.push_back(delivery_from_row(r, i));
+        ids.push_back(out.back().id);
     }
-    for (auto& d : out) {
-        co_await load_history(d);
+    if (out.empty()) {
+        co_return out;
+    }
+    // One statement for the histories of the whole page.
+    auto h = co_await db_.query_prepared("delivery.histories", pg::params(uuid_array(ids)));
+    for (int i = 0; i < h.rows(); ++i) {
+        const std::string_view owner = h.get(i, 0);
+        auto d = std::find_if(out.begin(), out.end(), [&](const DeliveryRow& x) { return x.id == owner; });
+        if (d == out.end()) {
+            continue;
+        }
+        HistoryRow row;
+        row.status = h.get(i, 1);
+        row.at = pg_utc_to_rfc3339(h.get(i, 2));
+        row.location = h.get_opt(i, 3);
+        row.note = h.get_opt(i, 4);
+        row.source = h.get(i, 5);
+        row.applied = h.get(i, 6) == "t";
+        d->history.push_back(std::move(row));
     }
     co_return out;
 }

@@ -463,6 +463,8 @@ TEST_F(DeliveryApi, DeliveriesAreVisibleToTheBuyerAndTheSellersOnly) {
     auto page2 = client_->get("/delivery/deliveries?limit=1&cursor=" + cursor, buyer.token);
     ASSERT_EQ(page2.json()["items"].size(), 1U);
     EXPECT_EQ(page2.json()["items"][0].value("deliveryId", ""), id);
+    ASSERT_EQ(page2.json()["items"][0]["history"].size(), 1U) << "list items carry their history";
+    EXPECT_EQ(page2.json()["items"][0]["history"][0].value("status", ""), "READY");
     EXPECT_TRUE(page2.json()["nextCursor"].is_null());
 }
 

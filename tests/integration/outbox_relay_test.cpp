@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -183,6 +184,78 @@ TEST(OutboxRelay, RelaysCommittedRowsInOrderAndWaitsOutRedisOutages) {
     EXPECT_FALSE(loop->error);
     up.stop();
     pool.close();
+    io.restart();
+    io.run_for(50ms);
+}
+
+// Two relays on one table (two processes, each with its own connections): every event reaches the stream
+// exactly once.
+TEST(OutboxRelay, ConcurrentRelaysSendEachEventOnce) {
+    const auto url = om::test::fresh_database("om_outbox");
+    om::test::sql_value(url,
+                        "CREATE SCHEMA relay_test; CREATE TABLE relay_test.outbox (seq bigserial NOT NULL, "
+                        "id uuid PRIMARY KEY, event_type text NOT NULL, aggregate_id text NOT NULL, payload jsonb NOT NULL, "
+                        "created_at timestamptz NOT NULL DEFAULT now(), sent_at timestamptz)");
+    const std::string table = "relay_test.outbox";
+    const std::string stream = "om:test:outbox:" + std::to_string(::getpid()) + ":" + om::new_uuid_v7();
+
+    boost::asio::io_context io;
+    om::pg::PoolOptions po;
+    po.url = url;
+    om::pg::Pool writer(io, po);
+    om::pg::Pool pool_a(io, po);
+    om::pg::Pool pool_b(io, po);
+    om::redis::Client redis_a(io, om::redis::parse_url(om::test::redis_url_for_test()));
+    om::redis::Client redis_b(io, om::redis::parse_url(om::test::redis_url_for_test()));
+    redis_a.start();
+    redis_b.start();
+    om::events::RelayOptions ro;
+    ro.table = table;
+    ro.stream = stream;
+    ro.batch = 7;  // many small rounds, so that the two relays interleave
+    ro.poll_ms = 10;
+    om::events::OutboxRelay a(io, pool_a, redis_a, ro);
+    om::events::OutboxRelay b(io, pool_b, redis_b, ro);
+    auto done_a = std::make_shared<Outcome<int>>();
+    auto done_b = std::make_shared<Outcome<int>>();
+    om::start_detached(a.run(), [done_a](std::exception_ptr e) {
+        done_a->done = true;
+        done_a->error = e;
+    });
+    om::start_detached(b.run(), [done_b](std::exception_ptr e) {
+        done_b->done = true;
+        done_b->error = e;
+    });
+    constexpr int kBatches = 20;
+    constexpr int kPerBatch = 10;
+    for (int i = 0; i < kBatches; ++i) {
+        auto w = run(io, write_events(writer, table, "agg-" + std::to_string(i), kPerBatch, true));
+        ASSERT_FALSE(w->error);
+    }
+    long long len = 0;
+    for (int attempt = 0; attempt < 200 && len < kBatches * kPerBatch; ++attempt) {
+        run_until(io, [] { return false; }, 50ms);
+        auto r = run(io, command(redis_a, om::redis::args("XLEN", stream)));
+        len = r->value ? r->value->integer : 0;
+    }
+    run_until(io, [] { return false; }, 300ms);  // time for any duplicate to show up
+    auto all = run(io, command(redis_a, om::redis::args("XRANGE", stream, "-", "+")));
+    ASSERT_FALSE(all->error);
+    std::set<std::string> ids;
+    for (const auto& entry : all->value->elements) {
+        ids.insert(entry.elements.at(1).elements.at(1).str);
+    }
+    EXPECT_EQ(all->value->elements.size(), static_cast<std::size_t>(kBatches * kPerBatch));
+    EXPECT_EQ(ids.size(), static_cast<std::size_t>(kBatches * kPerBatch));
+    EXPECT_EQ(om::test::sql_value(url, "SELECT count(*) FROM relay_test.outbox WHERE sent_at IS NULL"), "0");
+    a.stop();
+    b.stop();
+    EXPECT_TRUE(run_until(io, [&] { return done_a->done && done_b->done; }, 2s));
+    redis_a.stop();
+    redis_b.stop();
+    writer.close();
+    pool_a.close();
+    pool_b.close();
     io.restart();
     io.run_for(50ms);
 }
