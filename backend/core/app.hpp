@@ -19,6 +19,11 @@ struct ShardApp {
     Router router;
     Authenticator authenticate;  // required when any route uses Auth::required
     std::vector<std::shared_ptr<void>> owned;  // services and state the routes refer to
+    // Long-running jobs of the shard (outbox relay, courier simulator). The server starts each one on the
+    // shard's thread once its event loop runs; they must return soon after `stop` hooks were called.
+    std::vector<std::function<Task<void>()>> background;
+    // Called on the shard's thread when the shard begins its graceful shutdown.
+    std::vector<std::function<void()>> stop;
 };
 
 // Never throws: every failure becomes a problem+json response. `log_message` receives the internal

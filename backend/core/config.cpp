@@ -46,6 +46,10 @@ constexpr Option options[] = {
      "test gateway: share of calls answered with a transient error, 0 to 1 (default 0)"},
     {"log-level", "OPENMARKET_LOG_LEVEL", "trace|debug|info|warn|error (default info)"},
     {"access-log", "OPENMARKET_ACCESS_LOG", "1 to write one JSON line per request (default 1)"},
+    {"carrier-webhook-secret", "OPENMARKET_CARRIER_WEBHOOK_SECRET",
+     "HMAC-SHA256 secret of POST /delivery/carrier-events (default: none, every event is refused)"},
+    {"courier-simulator", "OPENMARKET_COURIER_SIMULATOR", "1 to move SHIPPED deliveries along by themselves (default 0)"},
+    {"courier-interval-ms", "OPENMARKET_COURIER_INTERVAL_MS", "how long the courier simulator leaves a delivery in a state (default 10000)"},
     {"config", "OPENMARKET_CONFIG", "configuration file with key = value lines"},
     {"migrations-dir", "OPENMARKET_MIGRATIONS_DIR", "folder of NNNN_name.sql migrations (migrate command)"},
 };
@@ -202,6 +206,20 @@ std::optional<Error> apply(Config& c, CliResult& r, std::string_view key, std::s
             return bad("access-log: expected 0 or 1");
         }
         c.access_log = value == "1" || value == "true";
+    } else if (key == "carrier-webhook-secret") {
+        if (!value.empty() && value.size() < 16) {
+            return bad("carrier-webhook-secret: use at least 16 characters (or none to refuse carrier events)");
+        }
+        c.carrier_webhook_secret = value;
+    } else if (key == "courier-simulator") {
+        if (value != "0" && value != "1" && value != "true" && value != "false") {
+            return bad("courier-simulator: expected 0 or 1");
+        }
+        c.courier_simulator = value == "1" || value == "true";
+    } else if (key == "courier-interval-ms") {
+        auto v = int_in(50, 86'400'000);
+        if (!v) { return range_error(50, 86'400'000); }
+        c.courier_interval = std::chrono::milliseconds(*v);
     } else if (key == "migrations-dir") {
         r.migrations_dir = value;
     } else {

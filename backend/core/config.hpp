@@ -40,6 +40,10 @@ struct Config {
     double payment_gateway_error_rate = 0.0;
     std::string log_level = "info";
     bool access_log = true;
+    // Delivery service (issue 4).
+    std::string carrier_webhook_secret;  // HMAC-SHA256 key of POST /delivery/carrier-events; empty: refused
+    bool courier_simulator = false;      // moves SHIPPED deliveries along by themselves (demo)
+    std::chrono::milliseconds courier_interval{10'000};  // time a delivery stays in a state under the simulator
 };
 
 struct CliResult {

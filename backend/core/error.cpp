@@ -10,7 +10,7 @@ namespace om {
 
 namespace {
 // The one table from domain error to HTTP (style.md: one place maps errors to HTTP).
-constexpr std::array<ErrorInfo, 19> table{{
+constexpr std::array<ErrorInfo, 20> table{{
     {400, "VALIDATION_FAILED", "The request is not valid"},
     {400, "MALFORMED_JSON", "The body is not valid JSON"},
     {400, "BAD_REQUEST", "Bad request"},
@@ -30,8 +30,9 @@ constexpr std::array<ErrorInfo, 19> table{{
     {500, "INTERNAL", "Internal server error"},
     {409, "INSUFFICIENT_STOCK", "Not enough stock"},
     {422, "IDEMPOTENCY_KEY_REUSED", "Idempotency-Key reused with a different request"},
+    {409, "ILLEGAL_TRANSITION", "Illegal status transition"},
 }};
-static_assert(table.size() == static_cast<std::size_t>(ErrorCode::idempotency_key_reused) + 1);
+static_assert(table.size() == static_cast<std::size_t>(ErrorCode::illegal_transition) + 1);
 }  // namespace
 
 const ErrorInfo& info(ErrorCode c) noexcept { return table[static_cast<std::size_t>(c)]; }

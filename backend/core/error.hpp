@@ -35,6 +35,7 @@ enum class ErrorCode : std::uint8_t {
     internal,
     insufficient_stock,
     idempotency_key_reused,
+    illegal_transition,
 };
 
 struct FieldError {

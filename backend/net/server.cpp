@@ -163,6 +163,11 @@ struct Shard {
             return;
         }
         stopping = true;
+        if (app) {
+            for (auto& f : app->stop) {
+                f();
+            }
+        }
         boost::system::error_code ec;
         if (acceptor) {
             acceptor->close(ec);
@@ -447,6 +452,22 @@ int Server::run() {
         sh.stats_timer.emplace(sh.io);
         schedule_stats(sh);
         asio::co_spawn(sh.io, accept_loop(sh), asio::detached);
+        asio::post(sh.io, [&sh] {
+            for (auto& job : sh.app->background) {
+                start_detached(job(), [id = sh.id](std::exception_ptr e) {
+                    if (!e) {
+                        return;
+                    }
+                    try {
+                        std::rethrow_exception(e);
+                    } catch (const std::exception& ex) {
+                        log::error("background job failed", {{"shard", id}, {"error", ex.what()}});
+                    } catch (...) {
+                        log::error("background job failed", {{"shard", id}});
+                    }
+                });
+            }
+        });
         sh.thread = std::thread([&sh] {
             for (;;) {
                 try {

@@ -233,4 +233,18 @@ Task<Result<SearchPage>> ProductService::search(SearchRequest r) {
     co_return page;
 }
 
+Task<std::vector<std::pair<std::string, std::string>>> ProductService::sellers_of(std::vector<std::string> ids) {
+    std::erase_if(ids, [](const std::string& id) { return !is_uuid(id); });
+    if (ids.empty()) {
+        co_return std::vector<std::pair<std::string, std::string>>{};
+    }
+    const auto rows = co_await repo_.find_many(ids);
+    std::vector<std::pair<std::string, std::string>> out;
+    out.reserve(rows.size());
+    for (const auto& row : rows) {
+        out.emplace_back(row.id, row.seller_id);
+    }
+    co_return out;
+}
+
 }  // namespace om::product

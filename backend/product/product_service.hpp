@@ -57,6 +57,9 @@ public:
                                      std::optional<std::pair<std::string, std::string>> after);
     // 503 while the index is still loading.
     Task<Result<SearchPage>> search(SearchRequest r);
+    // Read-only, for other services (delivery): (productId, sellerId) of each given id that exists, whatever
+    // its status. Ids that are not UUIDs are skipped.
+    Task<std::vector<std::pair<std::string, std::string>>> sellers_of(std::vector<std::string> ids);
 
 private:
     Task<void> cache(const ProductRow& p);

@@ -4,6 +4,9 @@
 
 #include <mutex>
 
+#include "delivery/delivery_routes.hpp"
+#include "delivery/delivery_service.hpp"
+#include "events/outbox_relay.hpp"
 #include "member/member_routes.hpp"
 #include "member/member_service.hpp"
 #include "net/metrics.hpp"
@@ -141,6 +144,35 @@ ShardApp build_shard_app(net::ShardContext& ctx, ProcessState& process) {
     auto payments = std::make_shared<payment::PaymentService>(ctx.db, std::move(client), shard_sleep(ctx));
     payment::add_routes(app.router, *payments);
     app.owned.push_back(payments);
+    // Delivery reaches the product service only through this lookup (its C++ interface). When the order
+    // service lands (issue 5) it passes the sellers of the order to create_for_order instead.
+    delivery::SellerLookup sellers = [p = products.get()](std::vector<std::string> ids) {
+        return p->sellers_of(std::move(ids));
+    };
+    auto deliveries = std::make_shared<delivery::DeliveryService>(ctx.db, std::move(sellers));
+    delivery::add_routes(app.router, *deliveries, ctx.config.carrier_webhook_secret);
+    app.owned.push_back(deliveries);
+
+    // Background jobs run on shard 0 only: one outbox relay (and one simulator) per process. More processes
+    // are safe: the relay claims rows with FOR UPDATE SKIP LOCKED under a per-table advisory lock, and the
+    // simulator re-checks each delivery under its row lock.
+    if (ctx.id == 0) {
+        events::RelayOptions ro;
+        ro.table = delivery::kOutboxTable;
+        ro.stream = delivery::kEventStream;
+        auto relay = std::make_shared<events::OutboxRelay>(ctx.io, ctx.db, ctx.redis, ro);
+        app.background.emplace_back([r = relay.get()] { return r->run(); });
+        app.stop.emplace_back([r = relay.get()] { r->stop(); });
+        app.owned.push_back(relay);
+        if (ctx.config.courier_simulator) {
+            auto sim = std::make_shared<delivery::CourierSimulator>(
+                *deliveries, [&io = ctx.io](long ms) { return net::sleep_for(io, ms); },
+                static_cast<long>(ctx.config.courier_interval.count()));
+            app.background.emplace_back([s = sim.get()] { return s->run(); });
+            app.stop.emplace_back([s = sim.get()] { s->stop(); });
+            app.owned.push_back(sim);
+        }
+    }
     return app;
 }
 

@@ -3,6 +3,8 @@
 // or starve the machine of descriptors.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include <csignal>
 #include <future>
 #include <thread>

@@ -11,6 +11,9 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <fstream>
 #include <mutex>
 #include <optional>
@@ -34,10 +37,17 @@ void record(const std::string& method, const std::string& target, const HttpResp
         rec["body"] = nullptr;
         rec["raw_body"] = r.body.substr(0, 2000);
     }
+    const std::string line = rec.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+    // One write() on an O_APPEND descriptor: test processes run in parallel, and a buffered stream splits a
+    // large record into several writes that interleave with other processes' records.
     static std::mutex m;
     std::lock_guard lock(m);
-    std::ofstream out(OM_RESPONSE_LOG, std::ios::app);
-    out << rec.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    const int fd = ::open(OM_RESPONSE_LOG, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        return;
+    }
+    [[maybe_unused]] const auto written = ::write(fd, line.data(), line.size());
+    ::close(fd);
 }
 
 }  // namespace

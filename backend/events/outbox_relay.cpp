@@ -1,0 +1,156 @@
+#include "events/outbox_relay.hpp"
+
+#include <algorithm>
+#include <exception>
+#include <stdexcept>
+#include <vector>
+
+#include "core/error.hpp"
+#include "core/log.hpp"
+#include "net/offload.hpp"
+#include "net/pg.hpp"
+#include "net/redis.hpp"
+
+namespace om::events {
+
+namespace {
+
+// Table names are spliced into SQL, so only plain identifiers are accepted.
+const std::string& checked_table(const std::string& table) {
+    const auto dot = table.find('.');
+    const auto ident = [](std::string_view s) {
+        return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return (c >= 'a' && c <= 'z') || c == '_'; });
+    };
+    if (dot == std::string::npos || !ident(std::string_view(table).substr(0, dot)) ||
+        !ident(std::string_view(table).substr(dot + 1))) {
+        throw std::invalid_argument("outbox table must be schema.table in [a-z_]: " + table);
+    }
+    return table;
+}
+
+std::string uuid_array(const std::vector<std::string>& ids) {
+    std::string out = "{";
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        if (i > 0) {
+            out += ',';
+        }
+        out += ids[i];
+    }
+    out += '}';
+    return out;
+}
+
+}  // namespace
+
+Task<void> append(pg::Lease& tx, std::string table, OutboxEvent event) {
+    const std::string sql = "INSERT INTO " + checked_table(table) +
+                            " (id, event_type, aggregate_id, payload) VALUES ($1::uuid, $2, $3, $4::jsonb)";
+    auto params = pg::params(event.id, event.type, event.aggregate_id, event.payload);
+    co_await tx.exec(sql, std::move(params));
+}
+
+OutboxRelay::OutboxRelay(boost::asio::io_context& io, pg::Pool& db, redis::Client& redis, RelayOptions options)
+    : io_(io), db_(db), redis_(redis), options_(std::move(options)) {
+    const std::string& t = checked_table(options_.table);
+    claim_sql_ = "outbox.claim:" + t;
+    mark_sql_ = "outbox.mark:" + t;
+    db_.prepare(claim_sql_, "SELECT id::text, event_type, aggregate_id, payload::text FROM " + t +
+                                " WHERE sent_at IS NULL ORDER BY seq LIMIT $1::integer FOR UPDATE SKIP LOCKED");
+    db_.prepare(mark_sql_, "UPDATE " + t + " SET sent_at = now() WHERE id = ANY($1::uuid[])");
+}
+
+Task<void> OutboxRelay::pause(long ms) {
+    // Short slices, so that stop() ends the relay (and lets the shard finish) within ~100 ms.
+    while (ms > 0 && !stopped_) {
+        const long slice = std::min(ms, 100L);
+        co_await net::sleep_for(io_, slice);
+        ms -= slice;
+    }
+}
+
+Task<int> OutboxRelay::relay_once() {
+    auto tx = co_await db_.acquire();
+    co_await tx.exec("BEGIN");
+    // One relay per table at a time (the others skip this round), so that events reach the stream in seq order.
+    const std::string lock_key = "outbox:" + options_.table;
+    auto lock = co_await tx.exec("SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))", pg::params(lock_key));
+    if (lock.get(0, 0) != "t") {
+        co_await tx.exec("ROLLBACK");
+        co_return 0;
+    }
+    auto rows = co_await tx.exec_prepared(claim_sql_, pg::params(std::to_string(options_.batch)));
+    if (rows.empty()) {
+        co_await tx.exec("COMMIT");
+        co_return 0;
+    }
+    std::vector<std::string> sent;
+    std::exception_ptr failure;
+    const std::string max_len = std::to_string(options_.max_len);
+    try {
+        for (int i = 0; i < rows.rows(); ++i) {
+            const std::string id(rows.get(i, 0));
+            const std::string type(rows.get(i, 1));
+            const std::string aggregate(rows.get(i, 2));
+            const std::string payload(rows.get(i, 3));
+            auto reply = co_await redis_.command(redis::args("XADD", options_.stream, "MAXLEN", "~", max_len, "*",
+                                                             "eventId", id, "type", type, "aggregateId", aggregate,
+                                                             "payload", payload));
+            if (reply.is_error()) {
+                throw Unavailable("redis XADD " + options_.stream + ": " + reply.str);
+            }
+            sent.push_back(id);
+        }
+    } catch (...) {
+        failure = std::current_exception();
+    }
+    if (!sent.empty()) {
+        co_await tx.exec_prepared(mark_sql_, pg::params(uuid_array(sent)));
+    }
+    co_await tx.exec("COMMIT");
+    if (failure) {
+        std::rethrow_exception(failure);
+    }
+    co_return static_cast<int>(sent.size());
+}
+
+Task<void> OutboxRelay::run() {
+    long backoff = options_.poll_ms;
+    int failures = 0;
+    while (!stopped_) {
+        int n = 0;
+        std::string error;
+        try {
+            n = co_await relay_once();
+        } catch (const std::exception& e) {
+            error = e.what();
+            if (error.empty()) {
+                error = "unknown error";
+            }
+        } catch (...) {
+            error = "unknown exception";
+        }
+        if (stopped_) {
+            break;
+        }
+        if (!error.empty()) {
+            ++failures;
+            if (failures == 1 || backoff < options_.max_backoff_ms) {
+                log::warn("outbox relay failed; backing off",
+                          {{"table", options_.table}, {"error", error}, {"backoff_ms", backoff}});
+            }
+            co_await pause(backoff);
+            backoff = std::min(backoff * 2, options_.max_backoff_ms);
+            continue;
+        }
+        if (failures > 0) {
+            log::info("outbox relay recovered", {{"table", options_.table}, {"failures", failures}});
+            failures = 0;
+        }
+        backoff = options_.poll_ms;
+        if (n < options_.batch) {
+            co_await pause(options_.poll_ms);
+        }
+    }
+}
+
+}  // namespace om::events

@@ -1,0 +1,83 @@
+#pragma once
+// The transactional outbox (design §3), reusable by every service that publishes events.
+//
+// A service writes its event rows with append() inside the transaction that makes the change, so an event
+// exists if and only if the change committed. An OutboxRelay, running in the background of one shard per
+// process, moves committed rows to a Redis Stream and marks them sent:
+//
+//   BEGIN; pg_try_advisory_xact_lock(<table>)                    -- one relay at a time per table
+//   SELECT ... WHERE sent_at IS NULL ORDER BY seq LIMIT n FOR UPDATE SKIP LOCKED
+//   XADD <stream> MAXLEN ~ <max_len> * eventId <id> type <type> aggregateId <aggregate> payload <json>   (per row)
+//   UPDATE ... SET sent_at = now() WHERE id = ANY(<the rows that reached Redis>); COMMIT
+//
+// Delivery is at least once: a crash between XADD and COMMIT sends the rows again, so consumers deduplicate
+// by the `eventId` field. Rows of one aggregate are written under that aggregate's row lock, so their `seq`
+// (a sequence taken at insert time) follows commit order; with one relay per table at a time they also reach
+// the stream in that order.
+//
+// The outbox table of a service must have these columns (see db/migrations/0006_delivery.sql):
+//   seq bigserial, id uuid PRIMARY KEY, event_type text, aggregate_id text, payload jsonb,
+//   created_at timestamptz DEFAULT now(), sent_at timestamptz   (+ a partial index on seq WHERE sent_at IS NULL)
+#include <string>
+
+#include "core/task.hpp"
+
+namespace boost::asio {
+class io_context;
+}
+namespace om::pg {
+class Pool;
+class Lease;
+}  // namespace om::pg
+namespace om::redis {
+class Client;
+}
+
+namespace om::events {
+
+struct OutboxEvent {
+    std::string id;            // UUIDv7; the stream entry's `eventId` field (consumers deduplicate on it)
+    std::string type;          // e.g. "DeliveryStatusChanged"
+    std::string aggregate_id;  // e.g. the delivery id
+    std::string payload;       // a JSON object
+};
+
+// Inserts an event row into `table` ("schema.table") on a connection inside an open transaction.
+// Throws std::invalid_argument for a table name that is not [a-z_]+.[a-z_]+.
+Task<void> append(pg::Lease& tx, std::string table, OutboxEvent event);
+
+struct RelayOptions {
+    std::string table;              // "delivery.outbox"
+    std::string stream;             // "om:events:delivery"
+    int batch = 100;                // rows per transaction
+    long long max_len = 100'000;    // XADD MAXLEN ~ (approximate trimming)
+    long poll_ms = 100;             // pause when the outbox is empty
+    long max_backoff_ms = 5'000;    // pause after failures doubles from poll_ms up to this
+};
+
+class OutboxRelay {
+public:
+    // Everything must outlive the relay; used only from the thread of `io`.
+    OutboxRelay(boost::asio::io_context& io, pg::Pool& db, redis::Client& redis, RelayOptions options);
+
+    // Relays until stop(); PostgreSQL or Redis failures are logged and retried with backoff. Never throws.
+    Task<void> run();
+    void stop() noexcept { stopped_ = true; }
+
+    // One batch: returns the number of rows now in the stream and marked sent. Throws om::Unavailable
+    // (PostgreSQL or Redis down); rows that reached Redis before a Redis failure are still marked sent.
+    Task<int> relay_once();
+
+private:
+    Task<void> pause(long ms);
+
+    boost::asio::io_context& io_;
+    pg::Pool& db_;
+    redis::Client& redis_;
+    RelayOptions options_;
+    std::string claim_sql_;
+    std::string mark_sql_;
+    bool stopped_ = false;
+};
+
+}  // namespace om::events
