@@ -185,27 +185,40 @@ struct Shard {
 
 namespace {
 
-http::response<http::string_body> to_beast(Response& r, unsigned version, bool head, const std::string& request_id,
-                                           bool keep_alive) {
-    http::response<http::string_body> res{static_cast<http::status>(r.status), version};
+// The response on the wire, status line to body, in one buffer: one write and no per-field allocations
+// (Beast's fields container and serializer cost a measurable share of a cached GET). Same framing rules as
+// Beast's prepare_payload/keep_alive: Content-Length except on 204/304, the body's length on HEAD without the
+// body, `Connection: close` to end an HTTP/1.1 connection and `Connection: keep-alive` to keep an HTTP/1.0 one.
+std::string serialize(const Response& r, unsigned version, bool head, const std::string& request_id, bool keep_alive) {
+    const auto reason = http::obsolete_reason(static_cast<http::status>(r.status));
+    std::string out;
+    out.reserve(160 + r.body.size() + r.headers.items().size() * 48);
+    out.append(version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ").append(std::to_string(r.status)).append(" ");
+    out.append(reason.data(), reason.size()).append("\r\n");
+    auto field = [&out](std::string_view name, std::string_view value) {
+        out.append(name).append(": ").append(value).append("\r\n");
+    };
     if (!r.content_type.empty()) {
-        res.set(http::field::content_type, r.content_type);
+        field("Content-Type", r.content_type);
     }
-    res.set("X-Request-Id", request_id);
+    field("X-Request-Id", request_id);
     for (const auto& [n, v] : r.headers.items()) {
-        res.set(n, v);
+        field(n, v);
     }
-    res.keep_alive(keep_alive);
-    if (r.status == 204 || r.status == 304) {
-        return res;
+    if (version >= 11 && !keep_alive) {
+        field("Connection", "close");
+    } else if (version == 10 && keep_alive) {
+        field("Connection", "keep-alive");
     }
-    if (head) {
-        res.content_length(r.body.size());
-    } else {
-        res.body() = std::move(r.body);  // the handler's response is not used after this
-        res.prepare_payload();
+    const bool no_body = r.status == 204 || r.status == 304 || (r.status >= 100 && r.status < 200);
+    if (!no_body) {
+        field("Content-Length", std::to_string(r.body.size()));
     }
-    return res;
+    out.append("\r\n");
+    if (!no_body && !head) {
+        out.append(r.body);
+    }
+    return out;
 }
 
 // A response produced by the connection layer itself (parse errors, limits), before any handler ran.
@@ -305,9 +318,9 @@ asio::awaitable<void> session(Shard& sh, tcp::socket socket) {
         if (sh.stopping) {
             keep_alive = false;
         }
-        auto bres = to_beast(res, version, req.method == Method::head, req.request_id, keep_alive);
+        const std::string wire = serialize(res, version, req.method == Method::head, req.request_id, keep_alive);
         stream.expires_after(cfg.read_timeout);
-        auto [wec, wn] = co_await http::async_write(stream, bres, use_tuple);
+        auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(wire), use_tuple);
         (void)wn;
 
         const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

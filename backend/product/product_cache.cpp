@@ -29,7 +29,7 @@ Task<std::optional<CachedProduct>> ProductCache::get(const std::string& id) {
     if (r.type != redis::Reply::Type::string) {
         co_return std::nullopt;
     }
-    const std::string& v = r.str;
+    std::string& v = r.str;
     const auto a = v.find('|');
     const auto b = a == std::string::npos ? a : v.find('|', a + 1);
     const auto c = b == std::string::npos ? b : v.find('|', b + 1);
@@ -40,7 +40,8 @@ Task<std::optional<CachedProduct>> ProductCache::get(const std::string& id) {
     std::from_chars(v.data(), v.data() + a, p.version);
     p.status = v.substr(a + 1, b - a - 1);
     p.seller_id = v.substr(b + 1, c - b - 1);
-    p.json = v.substr(c + 1);
+    v.erase(0, c + 1);  // the JSON takes over the reply's buffer: no copy of the body
+    p.json = std::move(v);
     co_return p;
 }
 
