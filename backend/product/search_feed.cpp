@@ -48,6 +48,7 @@ SearchFeed::~SearchFeed() {
 }
 
 void SearchFeed::request_reload() {
+    rebuilding_.store(true, std::memory_order_release);
     {
         std::lock_guard lock(mutex_);
         reload_ = true;
@@ -72,6 +73,7 @@ void SearchFeed::load(const std::stop_token& stop) {
     const auto products = catalog->products();
     const auto bytes = catalog->memory_bytes();
     index_.install(std::move(catalog), to_u64(horizon));
+    rebuilding_.store(false, std::memory_order_release);
     const auto ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
     log::info("search index loaded", {{"products", products}, {"ms", ms}, {"memory_mb", bytes >> 20}});
@@ -98,6 +100,9 @@ void SearchFeed::run(const std::stop_token& stop) {
 }
 
 Task<void> SearchFeed::catch_up(pg::Pool& db) {
+    if (rebuilding_.load(std::memory_order_acquire)) {
+        co_return;  // the rebuild brings everything; until it is installed the previous index answers
+    }
     const std::string horizon = std::to_string(index_.horizon());
     // The horizon and the rows come from one statement, hence one snapshot: every transaction below the
     // snapshot's xmin has finished, so its rows are all here; later ones are read again next time.

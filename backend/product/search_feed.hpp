@@ -9,6 +9,7 @@
 //    every change committed before it began. Re-read rows are ignored by version.
 //  - When more than kMaxChanges rows changed at once (a bulk load), the thread rebuilds the index instead and
 //    searches use the previous one meanwhile.
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -57,6 +58,7 @@ private:
     std::mutex mutex_;
     std::condition_variable_any wake_;
     bool reload_ = false;
+    std::atomic<bool> rebuilding_{false};  // a rebuild was requested: catching up would re-read the same rows
     std::jthread thread_;  // last: started after everything it uses
 };
 
