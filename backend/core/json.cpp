@@ -1,6 +1,7 @@
 #include "core/json.hpp"
 
 #include <algorithm>
+#include <charconv>
 
 #include <nlohmann/json.hpp>
 
@@ -19,6 +20,19 @@ Result<nlohmann::json> parse_object(std::string_view body) {
                                      {{"", "must be an object"}}});
     }
     return j;
+}
+
+int page_limit(const std::optional<std::string_view>& text, Validator& v) {
+    if (!text) {
+        return 20;
+    }
+    int x = 0;
+    auto [p, ec] = std::from_chars(text->data(), text->data() + text->size(), x);
+    if (ec != std::errc{} || p != text->data() + text->size() || x < 1 || x > 100) {
+        v.fail("limit", "must be an integer between 1 and 100");
+        return 20;
+    }
+    return x;
 }
 
 std::optional<Error> check_idempotency_key(const std::optional<std::string_view>& key) {

@@ -63,4 +63,8 @@ private:
     std::vector<FieldError> errors_;
 };
 
+// The `limit` query parameter of a list endpoint: 1-100, default 20; anything else is recorded in `v` under
+// "limit" (and the default returned).
+int page_limit(const std::optional<std::string_view>& text, Validator& v);
+
 }  // namespace om

@@ -5,17 +5,12 @@
 #include <stdexcept>
 
 #include "common/clock.hpp"
+#include "common/ids.hpp"
 #include "net/pg.hpp"
 
 namespace om::delivery {
 
 namespace {
-
-std::int64_t to_i64(std::string_view s) {
-    std::int64_t v = 0;
-    std::from_chars(s.data(), s.data() + s.size(), v);
-    return v;
-}
 
 constexpr const char* kAddressColumns =
     "id::text, member_id::text, recipient_name, phone, postal_code, address1, address2, label, is_default, "
@@ -65,22 +60,10 @@ DeliveryRow delivery_from_row(const pg::Result& r, int i) {
     d.carrier = r.get_opt(i, 7);
     d.tracking_number = r.get_opt(i, 8);
     d.status_at = pg_utc_to_rfc3339(r.get(i, 9));
-    d.version = to_i64(r.get(i, 10));
+    d.version = parse_i64(r.get(i, 10));
     d.created_at = pg_utc_to_rfc3339(r.get(i, 11));
     d.updated_at = pg_utc_to_rfc3339(r.get(i, 12));
     return d;
-}
-
-std::string uuid_array(const std::vector<std::string>& ids) {
-    std::string out = "{";
-    for (std::size_t i = 0; i < ids.size(); ++i) {
-        if (i > 0) {
-            out += ',';
-        }
-        out += ids[i];
-    }
-    out += '}';
-    return out;
 }
 
 }  // namespace
@@ -183,7 +166,7 @@ Task<void> DeliveryRepository::commit(pg::Lease& tx) { co_await tx.exec("COMMIT"
 
 Task<std::pair<std::int64_t, bool>> DeliveryRepository::address_stats(pg::Lease& tx, const std::string& member_id) {
     auto r = co_await tx.exec_prepared("delivery.addr_stats", pg::params(member_id));
-    co_return std::make_pair(to_i64(r.get(0, 0)), r.get(0, 1) == "t");
+    co_return std::make_pair(parse_i64(r.get(0, 0)), r.get(0, 1) == "t");
 }
 
 Task<void> DeliveryRepository::clear_default(pg::Lease& tx, const std::string& member_id, const std::string& except_id) {
@@ -268,7 +251,7 @@ Task<void> DeliveryRepository::promote_newest(pg::Lease& tx, const std::string& 
 }
 
 Task<bool> DeliveryRepository::insert_delivery(pg::Lease& tx, const DeliveryRow& d) {
-    auto r = co_await tx.exec_prepared("delivery.insert", pg::params(d.id, d.order_id, d.buyer_id, uuid_array(d.seller_ids),
+    auto r = co_await tx.exec_prepared("delivery.insert", pg::params(d.id, d.order_id, d.buyer_id, pg::uuid_array(d.seller_ids),
                                                                      d.address_id, d.address, d.created_at));
     co_return !r.empty();
 }
@@ -337,7 +320,7 @@ Task<std::int64_t> DeliveryRepository::apply_status(pg::Lease& tx, const std::st
                                                     const std::string& at, const std::optional<std::string>& carrier,
                                                     const std::optional<std::string>& tracking_number) {
     auto r = co_await tx.exec_prepared("delivery.apply", pg::params(id, status, at, carrier, tracking_number));
-    co_return to_i64(r.get(0, 0));
+    co_return parse_i64(r.get(0, 0));
 }
 
 Task<std::vector<DeliveryRow>> DeliveryRepository::list_visible(const std::string& member_id,
@@ -354,7 +337,7 @@ Task<std::vector<DeliveryRow>> DeliveryRepository::list_visible(const std::strin
         co_return out;
     }
     // One statement for the histories of the whole page.
-    auto h = co_await db_.query_prepared("delivery.histories", pg::params(uuid_array(ids)));
+    auto h = co_await db_.query_prepared("delivery.histories", pg::params(pg::uuid_array(ids)));
     for (int i = 0; i < h.rows(); ++i) {
         const std::string_view owner = h.get(i, 0);
         auto d = std::find_if(out.begin(), out.end(), [&](const DeliveryRow& x) { return x.id == owner; });

@@ -28,18 +28,6 @@ const std::string& checked_table(const std::string& table) {
     return table;
 }
 
-std::string uuid_array(const std::vector<std::string>& ids) {
-    std::string out = "{";
-    for (std::size_t i = 0; i < ids.size(); ++i) {
-        if (i > 0) {
-            out += ',';
-        }
-        out += ids[i];
-    }
-    out += '}';
-    return out;
-}
-
 }  // namespace
 
 Task<void> append(pg::Lease& tx, std::string table, OutboxEvent event) {
@@ -104,7 +92,7 @@ Task<int> OutboxRelay::relay_once() {
         failure = std::current_exception();
     }
     if (!sent.empty()) {
-        co_await tx.exec_prepared(mark_sql_, pg::params(uuid_array(sent)));
+        co_await tx.exec_prepared(mark_sql_, pg::params(pg::uuid_array(sent)));
     }
     co_await tx.exec("COMMIT");
     if (failure) {

@@ -916,4 +916,16 @@ std::string copy_out(const std::string& url, const std::string& snapshot_sql, co
     return first;
 }
 
+std::string uuid_array(const std::vector<std::string>& ids) {
+    std::string out = "{";
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        if (i > 0) {
+            out += ',';
+        }
+        out += ids[i];
+    }
+    out += '}';
+    return out;
+}
+
 }  // namespace om::pg

@@ -57,6 +57,10 @@ Params params(A&&... a) {
     return v;
 }
 
+// A PostgreSQL array literal of the ids, e.g. "{a,b}", for a `$1::uuid[]` parameter (ids must be UUIDs or
+// other values without commas, quotes or braces).
+std::string uuid_array(const std::vector<std::string>& ids);
+
 // An owned PGresult. Values are returned as text (libpq text format).
 class Result {
 public:

@@ -182,12 +182,7 @@ Task<std::vector<ProductRow>> ProductRepository::list_by_seller(
 }
 
 Task<std::vector<ProductRow>> ProductRepository::find_many(const std::vector<std::string>& ids) {
-    std::string array = "{";
-    for (const auto& id : ids) {
-        array += (array.size() > 1 ? "," : "") + id;
-    }
-    array += "}";
-    auto r = co_await db_.query_prepared("product.find_many", pg::params(std::move(array)));
+    auto r = co_await db_.query_prepared("product.find_many", pg::params(pg::uuid_array(ids)));
     std::vector<ProductRow> out;
     out.reserve(static_cast<std::size_t>(r.rows()));
     for (int i = 0; i < r.rows(); ++i) {

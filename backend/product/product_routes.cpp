@@ -197,16 +197,7 @@ void add_routes(Router& router, ProductService& svc) {
                 status = std::string(*s);
             }
         }
-        int limit = 20;
-        if (auto l = req.query_param("limit")) {
-            int x = 0;
-            auto [p, ec] = std::from_chars(l->data(), l->data() + l->size(), x);
-            if (ec != std::errc{} || p != l->data() + l->size() || x < 1 || x > 100) {
-                v.fail("limit", "must be an integer between 1 and 100");
-            } else {
-                limit = x;
-            }
-        }
+        const int limit = page_limit(req.query_param("limit"), v);
         std::optional<std::pair<std::string, std::string>> after;
         if (auto c = req.query_param("cursor")) {
             after = decode_cursor(std::string(*c), "seller");
