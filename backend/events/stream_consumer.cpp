@@ -198,6 +198,9 @@ Task<int> StreamConsumer::claim_once() {
     const std::string count = std::to_string(options_.batch);
     auto reply = co_await redis_.command(redis::args("XAUTOCLAIM", options_.stream, options_.group, options_.consumer,
                                                      idle, claim_cursor_, "COUNT", count));
+    if (reply.is_error() && reply.str.starts_with("NOGROUP")) {
+        group_ready_ = false;  // the stream or group was deleted (or Redis lost its data): recreate it next time
+    }
     check(reply, "XAUTOCLAIM " + options_.stream);
     // [next cursor, [entry, ...], [deleted id, ...]]
     if (reply.elements.size() < 2) {
@@ -224,11 +227,13 @@ Task<int> StreamConsumer::claim_once() {
             continue;
         }
         if (e.deliveries > options_.max_deliveries) {
+            // This claim counted as a delivery but the handler does not run: record the ones that reached it.
+            --e.deliveries;
             const auto it = last_error_.find(e.id);
             std::string error = it != last_error_.end()
                                     ? it->second
-                                    : "delivered " + std::to_string(e.deliveries - 1) +
-                                          " times without acknowledgement (consumer died or failed)";
+                                    : "delivered " + std::to_string(e.deliveries) +
+                                          " times without acknowledgement (its consumers died or failed)";
             co_await dead_letter(std::move(e), std::move(error));
             continue;
         }

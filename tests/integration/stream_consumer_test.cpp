@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "common/ids.hpp"
+#include "core/error.hpp"
 #include "core/task.hpp"
 #include "events/dead_letters.hpp"
 #include "events/processed_events.hpp"
@@ -330,6 +331,71 @@ TEST(StreamConsumer, PendingEntriesOfADeadConsumerAreClaimed) {
     survivor.stop();
     EXPECT_TRUE(run_until(f.io, [&] { return loop->done; }, 2s));
     EXPECT_EQ(handled.size(), 3U);
+}
+
+// An entry whose consumers kept dying (delivered max_deliveries times, never acknowledged) is dead-lettered when
+// claimed, without running the handler again.
+TEST(StreamConsumer, EntryWhoseConsumersKeptDyingIsDeadLetteredOnClaim) {
+    Fixture f;
+    const auto stream = unique_stream("crashy");
+    int calls = 0;
+    om::events::StreamConsumer c(f.io, f.redis, fast_options(stream, "g", "c"),
+                                 [&](const StreamEntry&) -> om::Task<HandlerResult> {
+                                     ++calls;
+                                     co_return HandlerResult::success();
+                                 });
+    ASSERT_FALSE(run(f.io, as_task_unit(c.ensure_group()))->error);
+    const auto id = f.publish(stream, "poison");
+    // Consumer "x" read it and died; two more consumers took it over (XCLAIM) and died too: 3 deliveries.
+    f.cmd(om::redis::args("XREADGROUP", "GROUP", "g", "x", "COUNT", "1", "STREAMS", stream, ">"));
+    f.cmd(om::redis::args("XCLAIM", stream, "g", "y", "0", id, "IDLE", "1000", "RETRYCOUNT", "3"));
+    auto loop = start(c);
+    EXPECT_TRUE(run_until(f.io, [&] { return f.xlen(stream + ":dead") == 1; }, 5s));
+    c.stop();
+    EXPECT_TRUE(run_until(f.io, [&] { return loop->done; }, 2s));
+    EXPECT_EQ(calls, 0);
+    EXPECT_EQ(f.pending(stream, "g"), 0);
+    auto dead = f.cmd(om::redis::args("XRANGE", stream + ":dead", "-", "+"));
+    ASSERT_EQ(dead.elements.size(), 1U);
+    auto fields = fields_of(dead.elements[0]);
+    EXPECT_EQ(fields["eventId"], "poison");
+    EXPECT_EQ(fields["dead.originalId"], id);
+    EXPECT_EQ(fields["dead.deliveries"], "3");
+    EXPECT_NE(fields["dead.error"].find("without acknowledgement"), std::string::npos) << fields["dead.error"];
+}
+
+// With Redis unreachable, the steps throw om::Unavailable and run() backs off until stop().
+TEST(StreamConsumer, WaitsOutRedisOutagesAndStops) {
+    boost::asio::io_context io;
+    om::redis::Options dead;
+    dead.port = om::test::free_port();
+    dead.connect_timeout = 200ms;
+    om::redis::Client down(io, dead);
+    down.start();
+    int calls = 0;
+    auto opts = fast_options(unique_stream("down"), "g", "c");
+    om::events::StreamConsumer c(io, down, opts, [&](const StreamEntry&) -> om::Task<HandlerResult> {
+        ++calls;
+        co_return HandlerResult::success();
+    });
+    auto once = run(io, c.read_once());
+    ASSERT_TRUE(once->error);
+    try {
+        std::rethrow_exception(once->error);
+    } catch (const om::Unavailable&) {
+    } catch (const std::exception& e) {
+        ADD_FAILURE() << "expected om::Unavailable, got " << e.what();
+    }
+    auto loop = start(c);
+    run_until(io, [] { return false; }, 400ms);
+    EXPECT_FALSE(loop->done);
+    c.stop();
+    EXPECT_TRUE(run_until(io, [&] { return loop->done; }, 2s));
+    EXPECT_FALSE(loop->error);
+    EXPECT_EQ(calls, 0);
+    down.stop();
+    io.restart();
+    io.run_for(50ms);
 }
 
 om::Task<int> apply_once(om::pg::Pool& pool, std::string event_id) {
