@@ -248,6 +248,8 @@ std::string usage() {
           "       openmarket-server migrate --database-url URL [--migrations-dir DIR]\n"
           "       openmarket-server gateway --listen HOST:PORT [--payment-gateway-latency-ms MS]\n"
           "                                 [--payment-gateway-error-rate R]   (the test payment gateway)\n"
+          "       openmarket-server events dead-letters --stream S [--limit N] [--redis-url URL]\n"
+          "       openmarket-server events replay --stream S --id ID [--redis-url URL]\n"
           "       openmarket-server --help\n\n"
           "Runs the OpenMarket backend (member, product, payment, delivery and order services).\n"
           "Precedence: command line > environment > config file > defaults.\n\nOptions:\n";
@@ -267,9 +269,49 @@ Result<CliResult> parse_cli(const std::vector<std::string>& args, const std::map
     if (i < args.size() && (args[i] == "migrate" || args[i] == "serve" || args[i] == "gateway")) {
         r.command = args[i];
         ++i;
+    } else if (i < args.size() && args[i] == "events") {
+        r.command = "events";
+        ++i;
+        if (i < args.size() && (args[i] == "--help" || args[i] == "-h")) {
+            r.command = "help";
+            return r;
+        }
+        if (i >= args.size() || (args[i] != "dead-letters" && args[i] != "replay")) {
+            return std::unexpected(bad("events: expected 'dead-letters' or 'replay' (see --help)"));
+        }
+        r.events_action = args[i];
+        ++i;
     }
     for (; i < args.size(); ++i) {
         std::string_view a = args[i];
+        if (r.command == "events" && (a == "--stream" || a == "--id" || a == "--limit" || a.starts_with("--stream=") ||
+                                      a.starts_with("--id=") || a.starts_with("--limit="))) {
+            std::string key;
+            std::string value;
+            if (const auto eq = a.find('='); eq != std::string_view::npos) {
+                key = a.substr(2, eq - 2);
+                value = a.substr(eq + 1);
+            } else {
+                key = a.substr(2);
+                if (i + 1 >= args.size()) {
+                    return std::unexpected(bad("--" + key + " needs a value"));
+                }
+                value = args[++i];
+            }
+            if (key == "stream") {
+                r.events_stream = value;
+            } else if (key == "id") {
+                r.events_id = value;
+            } else {
+                int n = 0;
+                const auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+                if (ec != std::errc() || p != value.data() + value.size() || n < 1 || n > 100'000) {
+                    return std::unexpected(bad("--limit: expected a number from 1 to 100000"));
+                }
+                r.events_limit = n;
+            }
+            continue;
+        }
         if (a == "--help" || a == "-h") {
             r.command = "help";
             return r;

@@ -48,8 +48,13 @@ struct Config {
 
 struct CliResult {
     Config config;
-    std::string command = "serve";  // "serve", "migrate", "gateway" (the test payment gateway), or "help"
+    std::string command = "serve";  // "serve", "migrate", "gateway" (the test payment gateway), "events", or "help"
     std::string migrations_dir;     // for migrate; empty: built-in default
+    // `events <action> --stream S [--limit N] [--id ID]` (dead letters, backend/events/dead_letters.hpp).
+    std::string events_action;      // "dead-letters" or "replay"
+    std::string events_stream;
+    std::string events_id;
+    int events_limit = 20;
 };
 
 // Parses argv (argv[0] is the program). `env` gives the environment (name → value).

@@ -1,8 +1,9 @@
-// openmarket-server: serve (default) or migrate. See --help.
+// openmarket-server: serve (default), migrate, gateway or events. See --help.
 #include <iostream>
 
 #include "core/config.hpp"
 #include "core/log.hpp"
+#include "events/dead_letters.hpp"
 #include "net/server.hpp"
 #include "server/app.hpp"
 #include "server/migrate.hpp"
@@ -34,6 +35,10 @@ int main(int argc, char** argv) {
             std::cerr << "openmarket-server migrate: " << e.what() << "\n";
             return 1;
         }
+    }
+    if (cli->command == "events") {
+        return om::events::run_events_command(cli->config.redis_url, cli->events_action, cli->events_stream,
+                                              cli->events_id, cli->events_limit, std::cout, std::cerr);
     }
     if (cli->command == "gateway") {
         try {

@@ -249,6 +249,24 @@ TEST(Config, MigrateSubcommand) {
     EXPECT_EQ(r->migrations_dir, "/opt/sql");
 }
 
+TEST(Config, EventsSubcommand) {
+    const auto r = parse({"events", "replay", "--stream", "om:events:delivery", "--id=1-0", "--redis-url",
+                          "redis://r:6379/2"});
+    ASSERT_TRUE(r.has_value()) << r.error().detail;
+    EXPECT_EQ(r->command, "events");
+    EXPECT_EQ(r->events_action, "replay");
+    EXPECT_EQ(r->events_stream, "om:events:delivery");
+    EXPECT_EQ(r->events_id, "1-0");
+    EXPECT_EQ(r->config.redis_url, "redis://r:6379/2");
+    const auto l = parse({"events", "dead-letters", "--stream=s", "--limit", "5"});
+    ASSERT_TRUE(l.has_value()) << l.error().detail;
+    EXPECT_EQ(l->events_action, "dead-letters");
+    EXPECT_EQ(l->events_limit, 5);
+    EXPECT_FALSE(parse({"events", "purge", "--stream", "s"}).has_value());
+    EXPECT_FALSE(parse({"events", "dead-letters", "--limit", "0"}).has_value());
+    EXPECT_FALSE(parse({"--stream", "s"}).has_value()) << "--stream belongs to the events command only";
+}
+
 TEST(Config, ExplicitServeSubcommand) {
     const auto r = parse({"serve", "--shards=1"});
     ASSERT_TRUE(r.has_value()) << r.error().detail;

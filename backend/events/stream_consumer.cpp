@@ -1,0 +1,290 @@
+#include "events/stream_consumer.hpp"
+
+#include <algorithm>
+#include <exception>
+#include <utility>
+#include <vector>
+
+#include <unistd.h>
+
+#include "core/error.hpp"
+#include "core/log.hpp"
+#include "net/offload.hpp"
+#include "net/redis.hpp"
+
+namespace om::events {
+
+namespace {
+
+const std::string kEmpty;
+
+// [id, [k1, v1, k2, v2, ...]] → entry; fields nil (entry deleted while pending) → no fields.
+StreamEntry parse_entry(const redis::Reply& r) {
+    StreamEntry e;
+    if (r.elements.empty()) {
+        return e;
+    }
+    e.id = r.elements[0].str;
+    if (r.elements.size() > 1) {
+        const auto& kv = r.elements[1].elements;
+        for (std::size_t i = 0; i + 1 < kv.size(); i += 2) {
+            e.fields[kv[i].str] = kv[i + 1].str;
+        }
+    }
+    return e;
+}
+
+void check(const redis::Reply& reply, const std::string& what) {
+    if (reply.is_error()) {
+        throw Unavailable("redis " + what + ": " + reply.str);
+    }
+}
+
+}  // namespace
+
+const std::string& StreamEntry::field(const std::string& name) const {
+    const auto it = fields.find(name);
+    return it == fields.end() ? kEmpty : it->second;
+}
+
+std::string dead_letter_stream_for(const std::string& stream) { return stream + ":dead"; }
+
+std::string default_consumer_name(int shard) {
+    char host[256] = {};
+    if (::gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') {
+        std::snprintf(host, sizeof host, "host");
+    }
+    return std::string(host) + "-" + std::to_string(::getpid()) + "-" + std::to_string(shard);
+}
+
+StreamConsumer::StreamConsumer(boost::asio::io_context& io, redis::Client& redis, ConsumerOptions options,
+                               StreamHandler handler)
+    : io_(io), redis_(redis), options_(std::move(options)), handler_(std::move(handler)) {
+    if (options_.dead_letter_stream.empty()) {
+        options_.dead_letter_stream = dead_letter_stream_for(options_.stream);
+    }
+    if (options_.consumer.empty()) {
+        options_.consumer = default_consumer_name(0);
+    }
+    if (options_.claim_interval_ms <= 0) {
+        options_.claim_interval_ms = std::max(options_.claim_idle_ms / 2, options_.poll_ms);
+    }
+    options_.batch = std::max(options_.batch, 1);
+    options_.max_deliveries = std::max(options_.max_deliveries, 1LL);
+}
+
+Task<void> StreamConsumer::pause(long ms) {
+    while (ms > 0 && !stopped_) {
+        const long slice = std::min(ms, 100L);
+        co_await net::sleep_for(io_, slice);
+        ms -= slice;
+    }
+}
+
+Task<void> StreamConsumer::ensure_group() {
+    if (group_ready_) {
+        co_return;
+    }
+    auto reply = co_await redis_.command(
+        redis::args("XGROUP", "CREATE", options_.stream, options_.group, "$", "MKSTREAM"));
+    if (reply.is_error() && !reply.str.starts_with("BUSYGROUP")) {
+        throw Unavailable("redis XGROUP CREATE " + options_.stream + ": " + reply.str);
+    }
+    group_ready_ = true;
+}
+
+Task<void> StreamConsumer::ack(std::string id) {
+    auto reply = co_await redis_.command(redis::args("XACK", options_.stream, options_.group, id));
+    check(reply, "XACK " + options_.stream);
+    last_error_.erase(id);
+}
+
+Task<long long> StreamConsumer::delivery_count(std::string id) {
+    // Extended form: [[id, consumer, idle ms, deliveries]].
+    auto reply = co_await redis_.command(redis::args("XPENDING", options_.stream, options_.group, id, id, "1"));
+    check(reply, "XPENDING " + options_.stream);
+    if (reply.elements.empty() || reply.elements[0].elements.size() < 4) {
+        co_return 0;  // no longer pending (acknowledged by another consumer)
+    }
+    co_return reply.elements[0].elements[3].integer;
+}
+
+Task<void> StreamConsumer::dead_letter(StreamEntry entry, std::string error) {
+    std::vector<std::string> cmd = redis::args("XADD", options_.dead_letter_stream, "*");
+    for (const auto& [k, v] : entry.fields) {
+        cmd.push_back(k);
+        cmd.push_back(v);
+    }
+    const auto more = redis::args("dead.originalId", entry.id, "dead.stream", options_.stream, "dead.group",
+                                  options_.group, "dead.consumer", options_.consumer, "dead.deliveries",
+                                  std::to_string(entry.deliveries), "dead.error", error);
+    cmd.insert(cmd.end(), more.begin(), more.end());
+    auto reply = co_await redis_.command(std::move(cmd));
+    check(reply, "XADD " + options_.dead_letter_stream);
+    log::warn("event dead-lettered", {{"stream", options_.stream},
+                                      {"group", options_.group},
+                                      {"entry", entry.id},
+                                      {"eventId", entry.event_id()},
+                                      {"deliveries", entry.deliveries},
+                                      {"error", error},
+                                      {"deadLetter", reply.str}});
+    co_await ack(entry.id);
+}
+
+Task<void> StreamConsumer::process(StreamEntry entry) {
+    HandlerResult result;
+    try {
+        result = co_await handler_(entry);
+    } catch (const std::exception& e) {
+        result = HandlerResult::failure(*e.what() != '\0' ? e.what() : "handler threw");
+    } catch (...) {
+        result = HandlerResult::failure("handler threw a non-standard exception");
+    }
+    if (result.ok) {
+        co_await ack(entry.id);
+        co_return;
+    }
+    if (result.error.empty()) {
+        result.error = "handler failed";
+    }
+    if (entry.deliveries >= options_.max_deliveries) {
+        co_await dead_letter(std::move(entry), std::move(result.error));
+        co_return;
+    }
+    log::info("event handler failed; will retry",
+              {{"stream", options_.stream}, {"entry", entry.id}, {"deliveries", entry.deliveries},
+               {"error", result.error}});
+    if (last_error_.size() >= 10'000) {
+        last_error_.clear();  // a bound; the error is only informative
+    }
+    last_error_[entry.id] = std::move(result.error);
+}
+
+Task<int> StreamConsumer::read_once() {
+    co_await ensure_group();
+    const std::string count = std::to_string(options_.batch);
+    auto reply = co_await redis_.command(redis::args("XREADGROUP", "GROUP", options_.group, options_.consumer, "COUNT",
+                                                     count, "STREAMS", options_.stream, ">"));
+    if (reply.is_error()) {
+        if (reply.str.starts_with("NOGROUP")) {
+            group_ready_ = false;  // the stream or group was deleted: recreate it next time
+        }
+        throw Unavailable("redis XREADGROUP " + options_.stream + ": " + reply.str);
+    }
+    std::vector<StreamEntry> entries;
+    for (const auto& stream : reply.elements) {  // [[stream, [entry, ...]]] or nil
+        if (stream.elements.size() < 2) {
+            continue;
+        }
+        for (const auto& e : stream.elements[1].elements) {
+            entries.push_back(parse_entry(e));
+        }
+    }
+    int handled = 0;
+    for (auto& e : entries) {
+        if (stopped_) {
+            break;  // the rest stay pending and are claimed later
+        }
+        e.deliveries = 1;
+        co_await process(std::move(e));
+        ++handled;
+    }
+    co_return handled;
+}
+
+Task<int> StreamConsumer::claim_once() {
+    co_await ensure_group();
+    const std::string idle = std::to_string(options_.claim_idle_ms);
+    const std::string count = std::to_string(options_.batch);
+    auto reply = co_await redis_.command(redis::args("XAUTOCLAIM", options_.stream, options_.group, options_.consumer,
+                                                     idle, claim_cursor_, "COUNT", count));
+    if (reply.is_error() && reply.str.starts_with("NOGROUP")) {
+        group_ready_ = false;  // the stream or group was deleted (or Redis lost its data): recreate it next time
+    }
+    check(reply, "XAUTOCLAIM " + options_.stream);
+    // [next cursor, [entry, ...], [deleted id, ...]]
+    if (reply.elements.size() < 2) {
+        co_return 0;
+    }
+    claim_cursor_ = reply.elements[0].str.empty() ? "0-0" : reply.elements[0].str;
+    std::vector<StreamEntry> entries;
+    for (const auto& e : reply.elements[1].elements) {
+        entries.push_back(parse_entry(e));
+    }
+    int claimed = 0;
+    for (auto& e : entries) {
+        if (stopped_) {
+            break;
+        }
+        ++claimed;
+        if (e.fields.empty()) {  // deleted from the stream while pending: nothing to handle
+            co_await ack(e.id);
+            continue;
+        }
+        const std::string id = e.id;
+        e.deliveries = co_await delivery_count(id);
+        if (e.deliveries == 0) {
+            continue;
+        }
+        if (e.deliveries > options_.max_deliveries) {
+            // This claim counted as a delivery but the handler does not run: record the ones that reached it.
+            --e.deliveries;
+            const auto it = last_error_.find(e.id);
+            std::string error = it != last_error_.end()
+                                    ? it->second
+                                    : "delivered " + std::to_string(e.deliveries) +
+                                          " times without acknowledgement (its consumers died or failed)";
+            co_await dead_letter(std::move(e), std::move(error));
+            continue;
+        }
+        co_await process(std::move(e));
+    }
+    co_return claimed;
+}
+
+Task<void> StreamConsumer::run() {
+    long backoff = options_.poll_ms;
+    int failures = 0;
+    long since_claim = options_.claim_interval_ms;  // claim on the first round: entries of a previous life
+    while (!stopped_) {
+        int n = 0;
+        std::string error;
+        try {
+            if (since_claim >= options_.claim_interval_ms) {
+                since_claim = 0;
+                co_await claim_once();
+            }
+            n = co_await read_once();
+        } catch (const std::exception& e) {
+            error = *e.what() != '\0' ? e.what() : "unknown error";
+        } catch (...) {
+            error = "unknown exception";
+        }
+        if (stopped_) {
+            break;
+        }
+        if (!error.empty()) {
+            ++failures;
+            if (failures == 1 || backoff < options_.max_backoff_ms) {
+                log::warn("stream consumer failed; backing off",
+                          {{"stream", options_.stream}, {"group", options_.group}, {"error", error},
+                           {"backoff_ms", backoff}});
+            }
+            co_await pause(backoff);
+            since_claim += backoff;
+            backoff = std::min(backoff * 2, options_.max_backoff_ms);
+            continue;
+        }
+        if (failures > 0) {
+            log::info("stream consumer recovered", {{"stream", options_.stream}, {"failures", failures}});
+            failures = 0;
+        }
+        backoff = options_.poll_ms;
+        if (n < options_.batch) {
+            co_await pause(options_.poll_ms);
+            since_claim += options_.poll_ms;
+        }
+    }
+}
+
+}  // namespace om::events
