@@ -1,5 +1,7 @@
 #include "events/outbox_relay.hpp"
 
+#include "events/backoff.hpp"
+
 #include <algorithm>
 #include <exception>
 #include <stdexcept>
@@ -102,18 +104,14 @@ Task<int> OutboxRelay::relay_once() {
 }
 
 Task<void> OutboxRelay::run() {
-    long backoff = options_.poll_ms;
-    int failures = 0;
+    Backoff backoff(options_.poll_ms, options_.max_backoff_ms);
     while (!stopped_) {
         int n = 0;
         std::string error;
         try {
             n = co_await relay_once();
         } catch (const std::exception& e) {
-            error = e.what();
-            if (error.empty()) {
-                error = "unknown error";
-            }
+            error = *e.what() != '\0' ? e.what() : "unknown error";
         } catch (...) {
             error = "unknown exception";
         }
@@ -121,20 +119,17 @@ Task<void> OutboxRelay::run() {
             break;
         }
         if (!error.empty()) {
-            ++failures;
-            if (failures == 1 || backoff < options_.max_backoff_ms) {
+            const auto pause_for = backoff.failed();
+            if (pause_for.log) {
                 log::warn("outbox relay failed; backing off",
-                          {{"table", options_.table}, {"error", error}, {"backoff_ms", backoff}});
+                          {{"table", options_.table}, {"error", error}, {"backoff_ms", pause_for.ms}});
             }
-            co_await pause(backoff);
-            backoff = std::min(backoff * 2, options_.max_backoff_ms);
+            co_await pause(pause_for.ms);
             continue;
         }
-        if (failures > 0) {
+        if (const int failures = backoff.succeeded(); failures > 0) {
             log::info("outbox relay recovered", {{"table", options_.table}, {"failures", failures}});
-            failures = 0;
         }
-        backoff = options_.poll_ms;
         if (n < options_.batch) {
             co_await pause(options_.poll_ms);
         }

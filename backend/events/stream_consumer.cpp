@@ -1,5 +1,7 @@
 #include "events/stream_consumer.hpp"
 
+#include "events/backoff.hpp"
+
 #include <algorithm>
 #include <exception>
 #include <utility>
@@ -243,8 +245,7 @@ Task<int> StreamConsumer::claim_once() {
 }
 
 Task<void> StreamConsumer::run() {
-    long backoff = options_.poll_ms;
-    int failures = 0;
+    Backoff backoff(options_.poll_ms, options_.max_backoff_ms);
     long since_claim = options_.claim_interval_ms;  // claim on the first round: entries of a previous life
     while (!stopped_) {
         int n = 0;
@@ -264,22 +265,19 @@ Task<void> StreamConsumer::run() {
             break;
         }
         if (!error.empty()) {
-            ++failures;
-            if (failures == 1 || backoff < options_.max_backoff_ms) {
+            const auto pause_for = backoff.failed();
+            if (pause_for.log) {
                 log::warn("stream consumer failed; backing off",
                           {{"stream", options_.stream}, {"group", options_.group}, {"error", error},
-                           {"backoff_ms", backoff}});
+                           {"backoff_ms", pause_for.ms}});
             }
-            co_await pause(backoff);
-            since_claim += backoff;
-            backoff = std::min(backoff * 2, options_.max_backoff_ms);
+            co_await pause(pause_for.ms);
+            since_claim += pause_for.ms;
             continue;
         }
-        if (failures > 0) {
+        if (const int failures = backoff.succeeded(); failures > 0) {
             log::info("stream consumer recovered", {{"stream", options_.stream}, {"failures", failures}});
-            failures = 0;
         }
-        backoff = options_.poll_ms;
         if (n < options_.batch) {
             co_await pause(options_.poll_ms);
             since_claim += options_.poll_ms;
