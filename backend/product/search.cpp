@@ -90,11 +90,15 @@ Result<SearchRequest> parse_search(const std::string& body) {
         r.sort = "newest";  // nothing to rank by: newest first
     }
     if (cursor && v.ok()) {
-        r.after = decode_cursor(*cursor, r.sort);
-        std::int64_t key = 0;
-        if (r.after && std::from_chars(r.after->first.data(), r.after->first.data() + r.after->first.size(), key).ptr !=
-                           r.after->first.data() + r.after->first.size()) {
-            r.after.reset();  // search keys are integers (score, price or microseconds)
+        // Search keys are integers (score, price or microseconds); decode_cursor has checked the id.
+        if (const auto decoded = decode_cursor(*cursor, r.sort)) {
+            const auto& k = decoded->first;
+            std::int64_t key = 0;
+            const auto [end, ec] = std::from_chars(k.data(), k.data() + k.size(), key);
+            const auto id = uuid_bytes(decoded->second);
+            if (ec == std::errc{} && end == k.data() + k.size() && id) {
+                r.after = SearchCursor{key, *id};
+            }
         }
         if (!r.after) {
             v.fail("cursor", "is not a cursor returned by this search (with the same sort)");

@@ -4,9 +4,16 @@
 #include <optional>
 #include <string>
 
+#include "common/ids.hpp"
 #include "core/error.hpp"
 
 namespace om::product {
+
+// Where the next page starts: strictly after (key, id) in the sort's order.
+struct SearchCursor {
+    std::int64_t key = 0;  // relevance score, price or created time in microseconds
+    UuidBytes id{};
+};
 
 struct SearchRequest {
     std::string query;  // trimmed, may be empty
@@ -17,7 +24,7 @@ struct SearchRequest {
     bool in_stock_only = false;
     std::string sort;  // relevance | price_asc | price_desc | newest
     int limit = 20;
-    std::optional<std::pair<std::string, std::string>> after;  // decoded cursor: (integer sort key, id)
+    std::optional<SearchCursor> after;
 };
 
 // Parses and validates a search body (empty body allowed). Errors: MALFORMED_JSON / VALIDATION_FAILED.

@@ -1,7 +1,6 @@
 #include "product/search_index.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <cstring>
 #include <mutex>
 #include <stdexcept>
@@ -237,10 +236,9 @@ void Catalog::count(std::uint32_t doc, int sign) {
 }
 
 std::uint32_t Catalog::add_doc(const IndexedProduct& p, const Uuid& id, std::u32string_view folded,
-                               std::uint32_t category) {
+                               const std::string& utf8, std::uint32_t category) {
     const auto doc = static_cast<std::uint32_t>(id_.size());
     const auto seller = uuid_bytes(p.seller_id).value_or(Uuid{});
-    const std::string utf8 = to_utf8(folded);
     id_.push_back(id);
     seller_.push_back(seller_id(seller));
     name_at_.push_back(names_.size());
@@ -286,19 +284,20 @@ void Catalog::upsert(const IndexedProduct& p) {
     if (!id) {
         return;
     }
-    const std::u32string folded = fold_case(p.name);
     auto it = by_id_.find(*id);
+    if (it != by_id_.end() && version_[it->second] >= p.version) {
+        return;  // this change (or a later one) is in already: every catch-up re-reads some rows
+    }
+    const std::u32string folded = fold_case(p.name);
+    const std::string utf8 = to_utf8(folded);
+    const auto category = category_id(p.category);
     if (it == by_id_.end()) {
-        by_id_.emplace(*id, add_doc(p, *id, folded, category_id(p.category)));
+        by_id_.emplace(*id, add_doc(p, *id, folded, utf8, category));
         return;
     }
     const auto doc = it->second;
-    if (version_[doc] >= p.version) {
-        return;  // this change (or a later one) is in already
-    }
-    const auto category = category_id(p.category);
     count(doc, -1);
-    if (category == category_[doc] && name(doc) == to_utf8(folded)) {
+    if (category == category_[doc] && name(doc) == utf8) {
         // Only price, stock, status or seller-visible fields changed: update in place.
         price_[doc] = p.price;
         version_[doc] = p.version;
@@ -308,7 +307,7 @@ void Catalog::upsert(const IndexedProduct& p) {
     }
     // Name or category changed: a new doc keeps every posting list sorted; the old one is dead.
     flags_[doc] = 0;
-    it->second = add_doc(p, *id, folded, category);
+    it->second = add_doc(p, *id, folded, utf8, category);
 }
 
 std::size_t Catalog::memory_bytes() const noexcept {
@@ -446,14 +445,12 @@ IndexResult Catalog::search(const SearchRequest& r) const {
         }
         i = j;
     }
-    std::vector<std::string> term_text;
-    std::string phrase;
+    std::string phrase;  // the terms joined by single spaces (relevance: prefix / contains)
     for (const auto& t : terms) {
-        term_text.push_back(to_utf8(t));
         if (!phrase.empty()) {
             phrase += ' ';
         }
-        phrase += term_text.back();
+        phrase += to_utf8(t);
     }
 
     std::optional<std::uint32_t> seller;
@@ -481,16 +478,7 @@ IndexResult Catalog::search(const SearchRequest& r) const {
                       : r.sort == "price_desc" ? Sort::price_desc
                                                : Sort::newest;
     const bool desc = sort != Sort::price_asc;
-    std::optional<std::pair<std::int64_t, Uuid>> after;
-    if (r.after) {
-        std::int64_t key = 0;
-        const auto& k = r.after->first;
-        const auto id = uuid_bytes(r.after->second);
-        if (std::from_chars(k.data(), k.data() + k.size(), key).ec != std::errc{} || !id) {
-            return result;  // parse_search validates cursors; this is only a guard
-        }
-        after.emplace(key, *id);
-    }
+    const auto& after = r.after;
 
     // Candidates: the docs matching every term, the category's docs, or every doc.
     const bool other_filters = r.min_price || r.max_price || seller;
@@ -530,10 +518,10 @@ IndexResult Catalog::search(const SearchRequest& r) const {
         if (!after) {
             return true;
         }
-        if (key != after->first) {
-            return desc ? key < after->first : key > after->first;
+        if (key != after->key) {
+            return desc ? key < after->key : key > after->key;
         }
-        return desc ? id_[doc] < after->second : id_[doc] > after->second;
+        return desc ? id_[doc] < after->id : id_[doc] > after->id;
     };
     // Relevance: 4000 when the name starts with the query, 3000 when it contains it, 2000 when it contains every
     // term, else 1000 less 100 per term matched only through the category or a similar word. Docs are visited

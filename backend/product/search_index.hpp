@@ -77,7 +77,8 @@ private:
     using DocList = std::vector<std::uint32_t>;
     static constexpr std::uint8_t kAlive = 1, kActive = 2, kInStock = 4;
 
-    std::uint32_t add_doc(const IndexedProduct& p, const Uuid& id, std::u32string_view folded, std::uint32_t category);
+    std::uint32_t add_doc(const IndexedProduct& p, const Uuid& id, std::u32string_view folded, const std::string& utf8,
+                          std::uint32_t category);
     std::uint32_t category_id(const std::string& category);
     std::uint32_t seller_id(const Uuid& seller);
     void count(std::uint32_t doc, int sign);

@@ -196,7 +196,7 @@ TEST_F(CatalogTest, SortsAndCursorsVisitEveryMatchOnce) {
             if (res.hits.size() <= 2) {
                 break;
             }
-            r.after.emplace(std::to_string(res.hits[1].key), res.hits[1].id);
+            r.after = om::product::SearchCursor{res.hits[1].key, *om::uuid_bytes(res.hits[1].id)};
         }
         auto all = query(sort == "relevance" ? "s" : "", sort);
         EXPECT_EQ(walked, ordered(catalog, all)) << sort;
