@@ -48,10 +48,10 @@ SearchFeed::~SearchFeed() {
 }
 
 void SearchFeed::request_reload() {
-    rebuilding_.store(true, std::memory_order_release);
     {
         std::lock_guard lock(mutex_);
         reload_ = true;
+        rebuilding_.store(true, std::memory_order_release);
     }
     wake_.notify_all();
 }
@@ -73,7 +73,6 @@ void SearchFeed::load(const std::stop_token& stop) {
     const auto products = catalog->products();
     const auto bytes = catalog->memory_bytes();
     index_.install(std::move(catalog), to_u64(horizon));
-    rebuilding_.store(false, std::memory_order_release);
     const auto ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
     log::info("search index loaded", {{"products", products}, {"ms", ms}, {"memory_mb", bytes >> 20}});
@@ -82,6 +81,7 @@ void SearchFeed::load(const std::stop_token& stop) {
 void SearchFeed::run(const std::stop_token& stop) {
     while (!stop.stop_requested()) {
         try {
+            loads_started_.fetch_add(1, std::memory_order_acq_rel);
             load(stop);
         } catch (const std::exception& e) {
             if (stop.stop_requested()) {
@@ -94,6 +94,8 @@ void SearchFeed::run(const std::stop_token& stop) {
             continue;
         }
         std::unique_lock lock(mutex_);
+        // Catching up resumes unless another rebuild was asked for while this one was loading.
+        rebuilding_.store(reload_, std::memory_order_release);
         wake_.wait(lock, stop, [this] { return reload_; });
         reload_ = false;
     }
@@ -103,12 +105,17 @@ Task<void> SearchFeed::catch_up(pg::Pool& db) {
     if (rebuilding_.load(std::memory_order_acquire)) {
         co_return;  // the rebuild brings everything; until it is installed the previous index answers
     }
+    const std::uint64_t loads_before = loads_started_.load(std::memory_order_acquire);
     const std::string horizon = std::to_string(index_.horizon());
     // The horizon and the rows come from one statement, hence one snapshot: every transaction below the
     // snapshot's xmin has finished, so its rows are all here; later ones are read again next time.
     auto r = co_await db.query_prepared("product.search_changes", pg::params(horizon));
     if (r.rows() > kMaxChanges) {
-        request_reload();
+        // Unless a load began while this read was in flight: its snapshot is later than this read's, so it
+        // holds these rows already, and asking for another would stall catching up for a whole rebuild.
+        if (loads_started_.load(std::memory_order_acquire) == loads_before) {
+            request_reload();
+        }
         co_return;
     }
     std::vector<IndexedProduct> changes;

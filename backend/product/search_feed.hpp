@@ -59,6 +59,7 @@ private:
     std::condition_variable_any wake_;
     bool reload_ = false;
     std::atomic<bool> rebuilding_{false};  // a rebuild was requested: catching up would re-read the same rows
+    std::atomic<std::uint64_t> loads_started_{0};  // loads begun (each takes its snapshot after this count)
     std::jthread thread_;  // last: started after everything it uses
 };
 
