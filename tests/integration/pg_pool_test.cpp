@@ -22,6 +22,7 @@
 #include "core/error.hpp"
 #include "core/task.hpp"
 #include "net/pg.hpp"
+#include "support/io_run.hpp"
 #include "support/test_env.hpp"
 
 namespace {
@@ -33,72 +34,17 @@ using om::pg::Pool;
 using om::pg::PoolOptions;
 using om::pg::Result;
 using Clock = std::chrono::steady_clock;
+using om::test::await;
+using om::test::launch;
+using om::test::Pending;
+using om::test::run_for;
+using om::test::run_until;
 
 PoolOptions options(int max_connections = 4) {
     PoolOptions o;
     o.url = om::test::env("OM_TEST_PG_URL");
     o.max_connections = max_connections;
     return o;
-}
-
-// Runs the io_context until pred() holds or `timeout` passes. Returns pred().
-bool run_until(boost::asio::io_context& io, const std::function<bool()>& pred, std::chrono::milliseconds timeout = 10s) {
-    const auto deadline = Clock::now() + timeout;
-    while (!pred() && Clock::now() < deadline) {
-        io.restart();
-        io.run_for(5ms);
-        if (io.stopped() && !pred()) {
-            std::this_thread::sleep_for(1ms);  // no work at all: do not spin
-        }
-    }
-    return pred();
-}
-
-void run_for(boost::asio::io_context& io, std::chrono::milliseconds d) {
-    const auto deadline = Clock::now() + d;
-    run_until(io, [&] { return Clock::now() >= deadline; }, d + 1s);
-}
-
-// The outcome of a detached task; shared so that a task outliving a failed test stays harmless.
-template <class T>
-struct Pending {
-    using Value = std::conditional_t<std::is_void_v<T>, bool, T>;
-    bool done = false;
-    std::optional<Value> value;
-    std::exception_ptr error;
-};
-
-template <class T>
-std::shared_ptr<Pending<T>> launch(om::Task<T> t) {
-    auto p = std::make_shared<Pending<T>>();
-    if constexpr (std::is_void_v<T>) {
-        om::start_detached(std::move(t), [p](std::exception_ptr e) {
-            p->done = true;
-            p->error = e;
-        });
-    } else {
-        om::start_detached(std::move(t), [p](std::exception_ptr e, std::optional<T> v) {
-            p->done = true;
-            p->error = e;
-            p->value = std::move(v);
-        });
-    }
-    return p;
-}
-
-// Runs a task to completion on `io`; rethrows its exception.
-template <class T>
-T await(boost::asio::io_context& io, om::Task<T> t, std::chrono::milliseconds timeout = 10s) {
-    auto p = launch(std::move(t));
-    if (!run_until(io, [&] { return p->done; }, timeout)) {
-        throw std::runtime_error("task did not finish in time");
-    }
-    if (p->error) {
-        std::rethrow_exception(p->error);
-    }
-    if constexpr (!std::is_void_v<T>) {
-        return std::move(*p->value);
-    }
 }
 
 // True if the pending task failed with om::Unavailable.

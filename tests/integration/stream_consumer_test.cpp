@@ -34,6 +34,7 @@
 #include "net/pg.hpp"
 #include "net/redis.hpp"
 #include "support/server_process.hpp"
+#include "support/io_run.hpp"
 #include "support/test_env.hpp"
 
 namespace {
@@ -43,36 +44,10 @@ using Clock = std::chrono::steady_clock;
 using om::events::HandlerResult;
 using om::events::StreamEntry;
 
-bool run_until(boost::asio::io_context& io, const std::function<bool()>& pred, std::chrono::milliseconds timeout = 10s) {
-    const auto deadline = Clock::now() + timeout;
-    while (!pred() && Clock::now() < deadline) {
-        io.restart();
-        io.run_for(5ms);
-        if (io.stopped() && !pred()) {
-            std::this_thread::sleep_for(1ms);
-        }
-    }
-    return pred();
-}
-
 template <class T>
-struct Outcome {
-    bool done = false;
-    std::optional<T> value;
-    std::exception_ptr error;
-};
-
-template <class T>
-std::shared_ptr<Outcome<T>> run(boost::asio::io_context& io, om::Task<T> task) {
-    auto out = std::make_shared<Outcome<T>>();
-    om::start_detached(std::move(task), [out](std::exception_ptr e, std::optional<T> v) {
-        out->done = true;
-        out->error = e;
-        out->value = std::move(v);
-    });
-    EXPECT_TRUE(run_until(io, [&] { return out->done; }));
-    return out;
-}
+using Outcome = om::test::Pending<T>;
+using om::test::run;
+using om::test::run_until;
 
 struct Loop {
     bool done = false;
