@@ -50,6 +50,12 @@ constexpr Option options[] = {
      "HMAC-SHA256 secret of POST /delivery/carrier-events (default: none, every event is refused)"},
     {"courier-simulator", "OPENMARKET_COURIER_SIMULATOR", "1 to move SHIPPED deliveries along by themselves (default 0)"},
     {"courier-interval-ms", "OPENMARKET_COURIER_INTERVAL_MS", "how long the courier simulator leaves a delivery in a state (default 10000)"},
+    {"order-settle-wait-ms", "OPENMARKET_ORDER_SETTLE_WAIT_MS",
+     "how long POST /order/process-order waits for the order to settle before answering 202 (default 2000)"},
+    {"order-reservation-ttl-ms", "OPENMARKET_ORDER_RESERVATION_TTL_MS",
+     "age after which a stock reservation can no longer become an order; the sweeper releases it (default 10000)"},
+    {"order-resume-after-ms", "OPENMARKET_ORDER_RESUME_AFTER_MS",
+     "an order that stayed this long unsettled has its saga restarted (default 30000)"},
     {"config", "OPENMARKET_CONFIG", "configuration file with key = value lines"},
     {"migrations-dir", "OPENMARKET_MIGRATIONS_DIR", "folder of NNNN_name.sql migrations (migrate command)"},
 };
@@ -220,6 +226,18 @@ std::optional<Error> apply(Config& c, CliResult& r, std::string_view key, std::s
         auto v = int_in(50, 86'400'000);
         if (!v) { return range_error(50, 86'400'000); }
         c.courier_interval = std::chrono::milliseconds(*v);
+    } else if (key == "order-settle-wait-ms") {
+        auto v = int_in(0, 60'000);
+        if (!v) { return range_error(0, 60'000); }
+        c.order_settle_wait = std::chrono::milliseconds(*v);
+    } else if (key == "order-reservation-ttl-ms") {
+        auto v = int_in(1'000, 600'000);
+        if (!v) { return range_error(1'000, 600'000); }
+        c.order_reservation_ttl = std::chrono::milliseconds(*v);
+    } else if (key == "order-resume-after-ms") {
+        auto v = int_in(1'000, 86'400'000);
+        if (!v) { return range_error(1'000, 86'400'000); }
+        c.order_resume_after = std::chrono::milliseconds(*v);
     } else if (key == "migrations-dir") {
         r.migrations_dir = value;
     } else {

@@ -44,6 +44,10 @@ struct Config {
     std::string carrier_webhook_secret;  // HMAC-SHA256 key of POST /delivery/carrier-events; empty: refused
     bool courier_simulator = false;      // moves SHIPPED deliveries along by themselves (demo)
     std::chrono::milliseconds courier_interval{10'000};  // time a delivery stays in a state under the simulator
+    // Order service (issue 5).
+    std::chrono::milliseconds order_settle_wait{2'000};      // how long POST /order/process-order waits for the saga
+    std::chrono::milliseconds order_reservation_ttl{10'000}; // a reservation older than this can no longer commit
+    std::chrono::milliseconds order_resume_after{30'000};    // an unsettled order this quiet has its saga restarted
 };
 
 struct CliResult {

@@ -10,7 +10,7 @@ namespace om {
 
 namespace {
 // The one table from domain error to HTTP (style.md: one place maps errors to HTTP).
-constexpr std::array<ErrorInfo, 20> table{{
+constexpr std::array<ErrorInfo, 21> table{{
     {400, "VALIDATION_FAILED", "The request is not valid"},
     {400, "MALFORMED_JSON", "The body is not valid JSON"},
     {400, "BAD_REQUEST", "Bad request"},
@@ -31,8 +31,9 @@ constexpr std::array<ErrorInfo, 20> table{{
     {409, "INSUFFICIENT_STOCK", "Not enough stock"},
     {422, "IDEMPOTENCY_KEY_REUSED", "Idempotency-Key reused with a different request"},
     {409, "ILLEGAL_TRANSITION", "Illegal status transition"},
+    {409, "OUT_OF_STOCK", "Out of stock"},
 }};
-static_assert(table.size() == static_cast<std::size_t>(ErrorCode::illegal_transition) + 1);
+static_assert(table.size() == static_cast<std::size_t>(ErrorCode::out_of_stock) + 1);
 }  // namespace
 
 const ErrorInfo& info(ErrorCode c) noexcept { return table[static_cast<std::size_t>(c)]; }

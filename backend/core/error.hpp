@@ -36,6 +36,7 @@ enum class ErrorCode : std::uint8_t {
     insufficient_stock,
     idempotency_key_reused,
     illegal_transition,
+    out_of_stock,
 };
 
 struct FieldError {

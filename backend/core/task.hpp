@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <vector>
 #include <utility>
 #include <variant>
 
@@ -237,6 +238,39 @@ Task<std::pair<A, B>> when_both(Task<A> a, Task<B> b) {
         std::rethrow_exception(st->error);
     }
     co_return std::make_pair(std::move(*st->a), std::move(*st->b));
+}
+
+// Runs the tasks concurrently on the current thread and returns when all have finished. If any throws, one of the
+// exceptions is rethrown after all have finished.
+inline Task<void> when_all(std::vector<Task<void>> tasks) {
+    if (tasks.empty()) {
+        co_return;
+    }
+    struct State {
+        std::size_t pending = 0;
+        std::exception_ptr error;
+        std::function<void(int)> done;
+    };
+    auto st = std::make_shared<State>();
+    st->pending = tasks.size();
+    CallbackAwaiter<int> all([st, &tasks](std::function<void(int)> done) {
+        st->done = std::move(done);
+        for (auto& t : tasks) {
+            start_detached(std::move(t), [st](std::exception_ptr e) {
+                if (e) {
+                    st->error = e;
+                }
+                if (--st->pending == 0) {
+                    auto d = std::move(st->done);
+                    d(0);
+                }
+            });
+        }
+    });
+    co_await all;
+    if (st->error) {
+        std::rethrow_exception(st->error);
+    }
 }
 
 }  // namespace om

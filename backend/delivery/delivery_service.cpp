@@ -252,6 +252,24 @@ Task<Result<DeliveryRow>> DeliveryService::create_for_order(std::string buyer_id
     co_return std::move(*existing);
 }
 
+Task<std::optional<DeliveryRow>> DeliveryService::cancel_for_order(std::string order_id) {
+    auto d = co_await repo_.find_by_order(order_id);
+    if (!d || d->status != "READY") {
+        co_return d;
+    }
+    ChangeRequest r;
+    r.delivery_id = d->id;
+    r.change.status = Status::cancelled;
+    r.change.note = "order cancelled";
+    r.source = "SYSTEM";
+    r.expect = Status::ready;
+    auto applied = co_await change(std::move(r));
+    if (!applied && applied.error().code != ErrorCode::illegal_transition) {
+        throw std::runtime_error("cancelling delivery " + d->id + ": " + applied.error().detail);
+    }
+    co_return co_await repo_.find_by_order(order_id);
+}
+
 Task<Result<DeliveryRow>> DeliveryService::process_delivery(Principal who, std::string order_id, std::string address_id,
                                                             std::vector<std::string> product_ids) {
     std::vector<std::string> sellers;

@@ -71,6 +71,9 @@ public:
     // by the same buyer returns the existing delivery; another buyer's order answers CONFLICT.
     Task<Result<DeliveryRow>> create_for_order(std::string buyer_id, std::string order_id, std::string address_id,
                                                std::vector<std::string> seller_ids);
+    // The order saga: the order was cancelled, so its delivery is CANCELLED if it has not shipped yet. Returns the
+    // delivery as it is now (nullopt: the order has no delivery yet).
+    Task<std::optional<DeliveryRow>> cancel_for_order(std::string order_id);
     // POST /delivery/process-delivery: as above, with the sellers of `product_ids` (until orders exist).
     Task<Result<DeliveryRow>> process_delivery(Principal who, std::string order_id, std::string address_id,
                                                std::vector<std::string> product_ids);

@@ -5,14 +5,14 @@
 namespace om::delivery {
 
 namespace {
-constexpr std::array<std::string_view, 7> kNames{"READY",     "SHIPPED", "IN_TRANSIT", "OUT_FOR_DELIVERY",
-                                                 "DELIVERED", "FAILED",  "RETURNED"};
+constexpr std::array<std::string_view, 8> kNames{"READY",     "SHIPPED", "IN_TRANSIT", "OUT_FOR_DELIVERY",
+                                                 "DELIVERED", "FAILED",  "RETURNED",   "CANCELLED"};
 
 constexpr std::uint8_t bit(Status s) { return static_cast<std::uint8_t>(1U << static_cast<unsigned>(s)); }
 
 // allowed[from] = set of statuses reachable in one step.
-constexpr std::array<std::uint8_t, 7> kAllowed{
-    /* READY */ static_cast<std::uint8_t>(bit(Status::shipped) | bit(Status::failed)),
+constexpr std::array<std::uint8_t, 8> kAllowed{
+    /* READY */ static_cast<std::uint8_t>(bit(Status::shipped) | bit(Status::failed) | bit(Status::cancelled)),
     /* SHIPPED */
     static_cast<std::uint8_t>(bit(Status::in_transit) | bit(Status::out_for_delivery) | bit(Status::delivered) |
                               bit(Status::failed) | bit(Status::returned)),
@@ -24,6 +24,7 @@ constexpr std::array<std::uint8_t, 7> kAllowed{
     /* DELIVERED */ 0,
     /* FAILED */ bit(Status::returned),
     /* RETURNED */ 0,
+    /* CANCELLED */ 0,
 };
 }  // namespace
 

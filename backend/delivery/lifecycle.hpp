@@ -1,12 +1,13 @@
 #pragma once
 // The delivery lifecycle: statuses and the one transition table (docs/architecture.md, "Delivery lifecycle").
 //
-//   READY            → SHIPPED (carrier and tracking number required), FAILED
+//   READY            → SHIPPED (carrier and tracking number required), FAILED, CANCELLED (the order was
+//                      cancelled: only the order saga sets it)
 //   SHIPPED          → IN_TRANSIT, OUT_FOR_DELIVERY, DELIVERED, FAILED, RETURNED
 //   IN_TRANSIT       → IN_TRANSIT (another scan), OUT_FOR_DELIVERY, DELIVERED, FAILED, RETURNED
 //   OUT_FOR_DELIVERY → DELIVERED, FAILED, RETURNED
 //   FAILED           → RETURNED
-//   DELIVERED, RETURNED: final
+//   DELIVERED, RETURNED, CANCELLED: final
 //
 // Forward steps may be skipped (carriers miss scans); nothing ever moves backwards.
 #include <cstdint>
@@ -16,7 +17,7 @@
 
 namespace om::delivery {
 
-enum class Status : std::uint8_t { ready, shipped, in_transit, out_for_delivery, delivered, failed, returned };
+enum class Status : std::uint8_t { ready, shipped, in_transit, out_for_delivery, delivered, failed, returned, cancelled };
 
 std::string_view to_string(Status s) noexcept;
 std::optional<Status> parse_status(std::string_view s) noexcept;

@@ -30,13 +30,21 @@ const std::string& checked_table(const std::string& table) {
     return table;
 }
 
+std::string insert_sql(const std::string& table) {
+    return "INSERT INTO " + checked_table(table) +
+           " (id, event_type, aggregate_id, payload) VALUES ($1::uuid, $2, $3, $4::jsonb)";
+}
+
 }  // namespace
 
 Task<void> append(pg::Lease& tx, std::string table, OutboxEvent event) {
-    const std::string sql = "INSERT INTO " + checked_table(table) +
-                            " (id, event_type, aggregate_id, payload) VALUES ($1::uuid, $2, $3, $4::jsonb)";
     auto params = pg::params(event.id, event.type, event.aggregate_id, event.payload);
-    co_await tx.exec(sql, std::move(params));
+    co_await tx.exec(insert_sql(table), std::move(params));
+}
+
+Task<void> append(pg::Pool& db, std::string table, OutboxEvent event) {
+    auto params = pg::params(event.id, event.type, event.aggregate_id, event.payload);
+    co_await db.query(insert_sql(table), std::move(params));
 }
 
 OutboxRelay::OutboxRelay(boost::asio::io_context& io, pg::Pool& db, redis::Client& redis, RelayOptions options)

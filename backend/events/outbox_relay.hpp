@@ -45,6 +45,9 @@ struct OutboxEvent {
 // Inserts an event row into `table` ("schema.table") on a connection inside an open transaction.
 // Throws std::invalid_argument for a table name that is not [a-z_]+.[a-z_]+.
 Task<void> append(pg::Lease& tx, std::string table, OutboxEvent event);
+// The same as one statement of its own (for an event that follows a change already committed elsewhere, such as
+// a payment's outcome: the handler that writes it is retried until it succeeds).
+Task<void> append(pg::Pool& db, std::string table, OutboxEvent event);
 
 struct RelayOptions {
     std::string table;              // "delivery.outbox"

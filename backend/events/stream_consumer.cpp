@@ -88,7 +88,7 @@ Task<void> StreamConsumer::ensure_group() {
         co_return;
     }
     auto reply = co_await redis_.command(
-        redis::args("XGROUP", "CREATE", options_.stream, options_.group, "$", "MKSTREAM"));
+        redis::args("XGROUP", "CREATE", options_.stream, options_.group, options_.start_id, "MKSTREAM"));
     if (reply.is_error() && !reply.str.starts_with("BUSYGROUP")) {
         throw Unavailable("redis XGROUP CREATE " + options_.stream + ": " + reply.str);
     }
@@ -183,6 +183,16 @@ Task<int> StreamConsumer::read_once() {
         }
     }
     int handled = 0;
+    if (options_.concurrent) {
+        std::vector<Task<void>> running;
+        for (auto& e : entries) {
+            e.deliveries = 1;
+            running.push_back(process(std::move(e)));
+        }
+        handled = static_cast<int>(running.size());
+        co_await when_all(std::move(running));
+        co_return handled;
+    }
     for (auto& e : entries) {
         if (stopped_) {
             break;  // the rest stay pending and are claimed later

@@ -74,6 +74,10 @@ struct ConsumerOptions {
     long long max_deliveries = 5;    // deliveries before an entry is dead-lettered
     std::string dead_letter_stream;  // empty: dead_letter_stream_for(stream)
     long max_backoff_ms = 5'000;     // pause after Redis failures doubles from poll_ms up to this
+    bool concurrent = false;         // handle the entries of one read concurrently (handlers must allow it)
+    // Where a group that does not exist yet starts: "$" (new entries only) or "0" (everything still in the
+    // stream: after Redis lost its data, the entries relayed before the group was created again).
+    std::string start_id = "$";
 };
 
 // "<stream>:dead".

@@ -273,6 +273,18 @@ Task<Result<PaymentRow>> PaymentService::get(Principal who, std::string payment_
     co_return std::move(*p);
 }
 
+Task<bool> PaymentService::usable_method(std::string member_id, std::string method_id) {
+    if (!is_uuid(method_id)) {
+        co_return false;
+    }
+    auto m = co_await repo_.find_method(method_id, member_id);
+    co_return m.has_value();
+}
+
+Task<std::optional<PaymentRow>> PaymentService::for_order(std::string order_id) {
+    co_return co_await repo_.find_by_order(std::move(order_id));
+}
+
 Task<Result<PaymentRow>> PaymentService::refund(Principal who, std::string payment_id) {
     auto p = co_await get(who, payment_id);
     if (!p) {

@@ -64,6 +64,7 @@ ProductRepository::ProductRepository(pg::Pool& db) : db_(db) {
     db_.prepare("product.find", "SELECT " + cols + " FROM product.products WHERE id = $1::uuid");
     db_.prepare("product.find_many", "SELECT " + cols + " FROM product.products WHERE id = ANY($1::uuid[])");
     db_.prepare("product.search_changes", search_changes_sql());
+    db_.prepare("product.gate_epoch_shared", "SELECT epoch FROM product.gate_state FOR SHARE");
     db_.prepare("product.lock", "SELECT " + cols + " FROM product.products WHERE id = $1::uuid FOR UPDATE");
     db_.prepare("product.update",
                 "UPDATE product.products SET "
@@ -162,6 +163,11 @@ Task<ProductRow> ProductRepository::apply_stock_delta(pg::Lease& tx, const std::
 }
 
 Task<void> ProductRepository::commit(pg::Lease& tx) { co_await tx.exec("COMMIT"); }
+
+Task<std::string> ProductRepository::gate_epoch_shared(pg::Lease& tx) {
+    auto r = co_await tx.exec_prepared("product.gate_epoch_shared");
+    co_return std::string(r.get(0, 0));
+}
 
 Task<std::vector<ProductRow>> ProductRepository::list_by_seller(
     const std::string& seller_id, const std::optional<std::string>& status,

@@ -81,6 +81,8 @@ public:
     Task<ProductRow> apply_stock_delta(pg::Lease& tx, const std::string& id, std::int64_t delta,
                                        const std::string& reason, const std::optional<std::string>& order_id = std::nullopt);
     Task<void> commit(pg::Lease& tx);
+    // The stock gate's epoch under a share lock held until the transaction ends (a rebuild waits for it).
+    Task<std::string> gate_epoch_shared(pg::Lease& tx);
     // Seller's products, newest first, keyset after (created_at text, id).
     Task<std::vector<ProductRow>> list_by_seller(const std::string& seller_id, const std::optional<std::string>& status,
                                                  const std::optional<std::pair<std::string, std::string>>& after,

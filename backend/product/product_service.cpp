@@ -8,6 +8,7 @@
 #include "core/log.hpp"
 #include "net/offload.hpp"
 #include "net/pg.hpp"
+#include "net/redis.hpp"
 
 
 namespace om::product {
@@ -21,7 +22,7 @@ std::string product_json(const ProductRow& p) {
 }
 
 ProductService::ProductService(pg::Pool& db, redis::Client& redis, SearchFeed& feed, net::Offload& offload)
-    : db_(db), feed_(feed), offload_(offload), repo_(db), gate_(redis), cache_(redis) {}
+    : db_(db), redis_(redis), feed_(feed), offload_(offload), repo_(db), gate_(redis), cache_(redis) {}
 
 Task<void> ProductService::cache(const ProductRow& p) {
     // Named, not a temporary: GCC 12 mishandles temporaries bound to reference parameters of a co_await'ed call.
@@ -51,10 +52,14 @@ Task<Result<ProductRow>> ProductService::create(const Principal& who, NewProduct
         }
         co_return std::move(*existing);
     }
-    // The gate is initialised only after the product is durable; a failure here is harmless because a
-    // missing gate key is seeded from PostgreSQL on first use.
+    // The gate is initialised only after the product is durable, and only if it has no key yet (a rebuild may
+    // have copied the product already). A failure here is harmless: an order that finds the key missing has
+    // it seeded from PostgreSQL (seed_gate).
     try {
-        co_await gate_.set(r.created->id, r.created->stock);
+        const auto epoch = co_await gate_.epoch();
+        if (!epoch.empty()) {
+            co_await gate_.seed(r.created->id, r.created->stock, epoch);
+        }
     } catch (const std::exception& e) {
         log::warn("stock gate init failed", {{"product_id", r.created->id}, {"error", e.what()}});
     }
@@ -116,24 +121,36 @@ Task<Result<ProductRow>> ProductService::change_stock(const Principal& who, std:
     if (!current) {
         co_return std::unexpected(current.error());
     }
+    // The gate's epoch under a share lock: a rebuild of the gate waits for this change to commit, and while
+    // the gate is being rebuilt (not in this epoch) the change goes to PostgreSQL only.
+    const std::string epoch = co_await repo_.gate_epoch_shared(tx);
     const std::string reason = quantity ? "SELLER_SET" : "SELLER_ADJUST";
     std::int64_t d = delta.value_or(0);
-    bool gate_done = false;  // the gate already reflects d
+    bool gate_done = false;     // the gate already reflects d (or is off)
+    bool gate_changed = false;  // the gate was changed by d (to undo on failure)
+    auto insufficient = [&](std::int64_t available) {
+        return Error{ErrorCode::insufficient_stock, "Only " + std::to_string(available) +
+                                                        " units are available; cannot remove " + std::to_string(-d)};
+    };
     if (quantity) {
-        auto g = co_await gate_.lower_to(id, *quantity, current->stock);
-        d = g.delta;
-        gate_done = g.applied;
+        auto g = co_await gate_.lower_to(id, *quantity, current->stock, epoch);
+        d = g.off ? *quantity - current->stock : g.delta;
+        gate_done = g.off || g.applied;
+        gate_changed = g.applied;
         if (d == 0) {
             co_return std::move(*current);  // already at that quantity (the lease rolls back)
         }
     } else if (d < 0) {
-        auto g = co_await gate_.adjust(id, d, current->stock);
-        if (!g.applied) {
-            co_return std::unexpected(Error{ErrorCode::insufficient_stock,
-                                            "Only " + std::to_string(g.value) + " units are available; cannot remove " +
-                                                std::to_string(-d)});
+        auto g = co_await gate_.adjust(id, d, current->stock, epoch);
+        if (g.off) {
+            if (current->stock + d < 0) {
+                co_return std::unexpected(insufficient(current->stock));
+            }
+        } else if (!g.applied) {
+            co_return std::unexpected(insufficient(g.value));
         }
         gate_done = true;
+        gate_changed = g.applied;
     }
     std::exception_ptr failure;
     std::optional<ProductRow> row;
@@ -143,17 +160,18 @@ Task<Result<ProductRow>> ProductService::change_stock(const Principal& who, std:
             // Raising: the gate goes up while the row is still locked and before COMMIT, so the next seller
             // change sees it. Should COMMIT then fail, the gate is lowered again below; orders that took the
             // extra units in between fail at PostgreSQL's CHECK (stock >= 0) and release them.
-            co_await gate_.adjust(id, d, current->stock);
+            auto g = co_await gate_.adjust(id, d, current->stock, epoch);
             gate_done = true;
+            gate_changed = g.applied;
         }
         co_await repo_.commit(tx);
     } catch (...) {
         failure = std::current_exception();
     }
     if (failure) {
-        if (gate_done) {
+        if (gate_changed) {
             try {
-                co_await gate_.adjust(id, -d, current->stock);
+                co_await gate_.adjust(id, -d, current->stock, epoch);
             } catch (const std::exception& e) {
                 log::error("stock gate compensation failed", {{"product_id", id}, {"error", e.what()}});
             }
@@ -231,6 +249,90 @@ Task<Result<SearchPage>> ProductService::search(SearchRequest r) {
         }
     }
     co_return page;
+}
+
+Task<std::vector<ProductRow>> ProductService::find_many(std::vector<std::string> ids) {
+    std::erase_if(ids, [](const std::string& id) { return !is_uuid(id); });
+    if (ids.empty()) {
+        co_return std::vector<ProductRow>{};
+    }
+    co_return co_await repo_.find_many(ids);
+}
+
+Task<void> ProductService::seed_gate(std::vector<std::string> ids) {
+    auto tx = co_await repo_.begin();
+    const std::string epoch = co_await repo_.gate_epoch_shared(tx);
+    auto rows = co_await repo_.find_many(ids);
+    for (const auto& row : rows) {
+        co_await gate_.seed(row.id, row.stock, epoch);
+        log::warn("stock gate key was missing; seeded from PostgreSQL",
+                  {{"product_id", row.id}, {"stock", row.stock}});
+    }
+    co_await repo_.commit(tx);
+}
+
+Task<bool> ProductService::rebuild_gate() {
+    const std::string token = new_uuid_v7();
+    auto lock = co_await redis_.command(redis::args("SET", "om:gate:rebuilding", token, "NX", "PX", "120000"));
+    if (lock.is_error()) {
+        throw Unavailable("stock gate rebuild lock: " + lock.str);
+    }
+    if (lock.is_nil()) {
+        co_return false;  // another shard or process is rebuilding
+    }
+    std::exception_ptr failure;
+    try {
+        auto ready = co_await redis_.command(redis::args("GET", kGateReadyKey));
+        if (ready.is_nil()) {
+            const std::string epoch = new_uuid_v7();
+            auto tx = co_await repo_.begin();
+            // Waits for every transaction that holds the old epoch (orders committing, stock returned, seller
+            // changes); from now on none of those can commit under the old epoch.
+            co_await tx.exec("UPDATE product.gate_state SET epoch = $1, rebuilt_at = now()", pg::params(epoch));
+            auto r = co_await tx.exec("SELECT id::text, stock FROM product.products");
+            std::vector<std::string> cmd{"MSET"};
+            std::int64_t copied = 0;
+            for (int i = 0; i < r.rows(); ++i) {
+                cmd.push_back(gate_key(std::string(r.get(i, 0))));
+                cmd.emplace_back(r.get(i, 1));
+                if (cmd.size() >= 2001 || i + 1 == r.rows()) {
+                    auto m = co_await redis_.command(std::move(cmd));
+                    if (m.is_error()) {
+                        throw Unavailable("stock gate rebuild: " + m.str);
+                    }
+                    cmd = {"MSET"};
+                }
+                ++copied;
+            }
+            auto set = co_await redis_.command(redis::args("SET", kGateReadyKey, epoch));
+            if (set.is_error()) {
+                throw Unavailable("stock gate rebuild: " + set.str);
+            }
+            co_await repo_.commit(tx);
+            log::warn("stock gate rebuilt from PostgreSQL", {{"epoch", epoch}, {"products", copied}});
+        }
+    } catch (...) {
+        failure = std::current_exception();
+    }
+    try {
+        co_await redis_.command(redis::args(
+            "EVAL", "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end return 1", "1",
+            "om:gate:rebuilding", token));
+    } catch (const std::exception&) {
+        // expires by itself
+    }
+    if (failure) {
+        std::rethrow_exception(failure);
+    }
+    co_return true;
+}
+
+Task<void> ProductService::forget_cached(std::vector<std::string> ids) {
+    for (auto& id : ids) {
+        id = "om:pc:" + id;
+    }
+    ids.insert(ids.begin(), "DEL");
+    co_await redis_.command(std::move(ids));
 }
 
 Task<std::vector<std::pair<std::string, std::string>>> ProductService::sellers_of(std::vector<std::string> ids) {

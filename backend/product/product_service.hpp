@@ -61,11 +61,25 @@ public:
     // its status. Ids that are not UUIDs are skipped.
     Task<std::vector<std::pair<std::string, std::string>>> sellers_of(std::vector<std::string> ids);
 
+    // ---- the order service's C++ interface ----
+    // Current rows (price, status, stock) of the given products; unknown ids and non-UUIDs are skipped.
+    Task<std::vector<ProductRow>> find_many(std::vector<std::string> ids);
+    // The stock gate (reservations, releases).
+    StockGate& gate() noexcept { return gate_; }
+    // Seeds missing gate keys of these products from PostgreSQL (under the epoch's share lock).
+    Task<void> seed_gate(std::vector<std::string> ids);
+    // Redis lost the gate (om:gate:ready is gone): sets a new epoch in PostgreSQL, copies every product's stock
+    // into the gate and marks it ready. One rebuild at a time (a Redis lock); false when another one runs.
+    Task<bool> rebuild_gate();
+    // Drops the cached GET representations of these products (their stock changed).
+    Task<void> forget_cached(std::vector<std::string> ids);
+
 private:
     Task<void> cache(const ProductRow& p);
     Task<Result<ProductRow>> owned(const Principal& who, const std::string& id);
 
     pg::Pool& db_;
+    redis::Client& redis_;
     SearchFeed& feed_;
     net::Offload& offload_;
     ProductRepository repo_;

@@ -5,8 +5,13 @@
 #include <mutex>
 
 #include "delivery/delivery_routes.hpp"
+#include "delivery/delivery_saga.hpp"
 #include "delivery/delivery_service.hpp"
 #include "events/outbox_relay.hpp"
+#include "events/saga.hpp"
+#include "events/stream_consumer.hpp"
+#include "order/order_routes.hpp"
+#include "order/order_service.hpp"
 #include "member/member_routes.hpp"
 #include "member/member_service.hpp"
 #include "net/metrics.hpp"
@@ -15,11 +20,13 @@
 #include "payment/gateway_server.hpp"
 #include "payment/http_gateway.hpp"
 #include "payment/payment_routes.hpp"
+#include "payment/payment_saga.hpp"
 #include "payment/payment_service.hpp"
 #include "payment/test_gateway.hpp"
 #include "product/product_routes.hpp"
 #include "product/product_service.hpp"
 #include "product/search_feed.hpp"
+#include "product/stock_gate.hpp"
 #include "net/pg.hpp"
 #include "net/redis.hpp"
 #include "net/server.hpp"
@@ -58,6 +65,12 @@ void add_operational_routes(Router& router, net::ShardContext& ctx, const Proces
             auto pong = co_await ctx.redis.command(redis::args("PING"));
             checks["redis"] = pong.is_error() ? "error" : "ok";
             ready = ready && !pong.is_error();
+            // The stock gate must hold PostgreSQL's stock before orders are taken (design §4, invariant 5);
+            // the maintenance loop rebuilds it within a second when Redis comes back empty.
+            auto gate = co_await ctx.redis.command(redis::args("GET", product::kGateReadyKey));
+            const bool gate_ready = gate.type == redis::Reply::Type::string;
+            checks["stockGate"] = gate_ready ? "ready" : "rebuilding";
+            ready = ready && gate_ready;
         } catch (const std::exception&) {
             ready = false;
             checks["redis"] = "unavailable";
@@ -102,7 +115,8 @@ payment::Sleep shard_sleep(net::ShardContext& ctx) {
 }  // namespace
 
 ProcessState::ProcessState(const Config& config)
-    : search(std::make_unique<product::SearchFeed>(config.database_url)) {}
+    : search(std::make_unique<product::SearchFeed>(config.database_url)),
+      settle_board(std::make_unique<order::SettleBoard>()) {}
 
 ProcessState::~ProcessState() = default;
 
@@ -153,17 +167,72 @@ ShardApp build_shard_app(net::ShardContext& ctx, ProcessState& process) {
     delivery::add_routes(app.router, *deliveries, ctx.config.carrier_webhook_secret);
     app.owned.push_back(deliveries);
 
-    // Background jobs run on shard 0 only: one outbox relay (and one simulator) per process. More processes
-    // are safe: the relay claims rows with FOR UPDATE SKIP LOCKED under a per-table advisory lock, and the
-    // simulator re-checks each delivery under its row lock.
+    auto orders = std::make_shared<order::OrderService>(
+        ctx.db, ctx.redis, *products,
+        [p = payments.get()](std::string member, std::string id) { return p->usable_method(std::move(member), std::move(id)); },
+        [d = deliveries.get()](std::string member, std::string id) -> Task<bool> {
+            Principal buyer{std::move(member), "BUYER", ""};  // a named local: GCC 12 and temporaries in co_await
+            auto a = co_await d->address(std::move(buyer), std::move(id));
+            co_return a.has_value();
+        },
+        shard_sleep(ctx), *process.settle_board,
+        order::OrderOptions{ctx.config.order_settle_wait, ctx.config.order_reservation_ttl,
+                            ctx.config.order_resume_after});
+    order::add_routes(app.router, *orders);
+    app.owned.push_back(orders);
+
+    // The saga's consumers run on every shard (consumer groups spread the entries over shards and processes).
+    auto payment_saga = std::make_shared<payment::PaymentSaga>(*payments, ctx.db);
+    auto delivery_saga = std::make_shared<delivery::DeliverySaga>(*deliveries);
+    app.owned.push_back(payment_saga);
+    app.owned.push_back(delivery_saga);
+    auto consume = [&ctx, &app](const char* stream, const char* group, events::StreamHandler handler) {
+        events::ConsumerOptions co;
+        co.stream = stream;
+        co.group = group;
+        co.consumer = events::default_consumer_name(ctx.id);
+        co.batch = 64;
+        co.poll_ms = 20;
+        co.claim_idle_ms = 15'000;
+        co.concurrent = true;
+        co.start_id = "0";
+        auto consumer = std::make_shared<events::StreamConsumer>(ctx.io, ctx.redis, co, std::move(handler));
+        app.background.emplace_back([c = consumer.get()] { return c->run(); });
+        app.stop.emplace_back([c = consumer.get()] { c->stop(); });
+        app.owned.push_back(consumer);
+    };
+    consume(events::kOrderStream, "payment",
+            [s = payment_saga.get()](const events::StreamEntry& e) { return s->on_order_event(e); });
+    consume(events::kPaymentStream, "delivery",
+            [s = delivery_saga.get()](const events::StreamEntry& e) { return s->on_payment_event(e); });
+    consume(events::kOrderStream, "delivery",
+            [s = delivery_saga.get()](const events::StreamEntry& e) { return s->on_order_event(e); });
+    consume(events::kPaymentStream, "orders",
+            [s = orders.get()](const events::StreamEntry& e) { return s->on_event(e); });
+    consume(events::kDeliveryStream, "orders",
+            [s = orders.get()](const events::StreamEntry& e) { return s->on_event(e); });
+
+    // Background jobs run on shard 0 only: one outbox relay per table (and one simulator, one maintenance loop)
+    // per process. More processes are safe: the relay claims rows with FOR UPDATE SKIP LOCKED under a per-table
+    // advisory lock, the simulator re-checks each delivery under its row lock, and the maintenance steps are
+    // idempotent (the gate rebuild takes a Redis lock).
     if (ctx.id == 0) {
-        events::RelayOptions ro;
-        ro.table = delivery::kOutboxTable;
-        ro.stream = delivery::kEventStream;
-        auto relay = std::make_shared<events::OutboxRelay>(ctx.io, ctx.db, ctx.redis, ro);
-        app.background.emplace_back([r = relay.get()] { return r->run(); });
-        app.stop.emplace_back([r = relay.get()] { r->stop(); });
-        app.owned.push_back(relay);
+        auto relay = [&ctx, &app](const char* table, const char* stream, long poll_ms) {
+            events::RelayOptions ro;
+            ro.table = table;
+            ro.stream = stream;
+            ro.poll_ms = poll_ms;
+            ro.batch = 500;
+            auto r = std::make_shared<events::OutboxRelay>(ctx.io, ctx.db, ctx.redis, ro);
+            app.background.emplace_back([p = r.get()] { return p->run(); });
+            app.stop.emplace_back([p = r.get()] { p->stop(); });
+            app.owned.push_back(r);
+        };
+        relay(delivery::kOutboxTable, delivery::kEventStream, 20);
+        relay(order::kOutboxTable, events::kOrderStream, 20);
+        relay(payment::kOutboxTable, events::kPaymentStream, 20);
+        app.background.emplace_back([o = orders.get()] { return o->run_maintenance(); });
+        app.stop.emplace_back([o = orders.get()] { o->stop(); });
         if (ctx.config.courier_simulator) {
             auto sim = std::make_shared<delivery::CourierSimulator>(
                 *deliveries, [&io = ctx.io](long ms) { return net::sleep_for(io, ms); },

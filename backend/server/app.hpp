@@ -11,15 +11,20 @@ struct ShardContext;
 namespace om::product {
 class SearchFeed;
 }
+namespace om::order {
+class SettleBoard;
+}
 
 namespace om {
 
 // What the shards of one process share: the product search index (thread-safe, read-mostly; see
-// product/search_index.hpp). Create before the server starts; it outlives every shard.
+// product/search_index.hpp) and the board of orders that requests are waiting for (order/order_service.hpp).
+// Create before the server starts; it outlives every shard.
 struct ProcessState {
     explicit ProcessState(const Config& config);
     ~ProcessState();
     std::unique_ptr<product::SearchFeed> search;
+    std::unique_ptr<order::SettleBoard> settle_board;
 };
 
 ShardApp build_shard_app(net::ShardContext& ctx, ProcessState& process);

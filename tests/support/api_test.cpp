@@ -21,7 +21,7 @@ Account sign_up(HttpClient& client, const std::string& role, const std::string& 
     EXPECT_EQ(r.status, 201) << r.body;
     auto l = client.post("/member/login", {{"email", email}, {"password", password}});
     EXPECT_EQ(l.status, 200) << l.body;
-    return {r.json().value("userId", ""), l.json().value("accessToken", "")};
+    return {r.json().value("userId", ""), l.json().value("accessToken", ""), email};
 }
 
 }  // namespace om::test

@@ -16,6 +16,7 @@ std::string unique_email(const std::string& tag = "user");
 struct Account {
     std::string id;
     std::string token;
+    std::string email;  // to log in again (the password is sign_up's)
 };
 
 // Registers a member with `role` ("BUYER" or "SELLER") and logs in; fails the test on an unexpected answer.

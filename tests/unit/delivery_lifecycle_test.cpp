@@ -17,7 +17,7 @@ using om::delivery::SignatureCheck;
 using om::delivery::Status;
 
 constexpr Status kAll[] = {Status::ready,     Status::shipped, Status::in_transit, Status::out_for_delivery,
-                           Status::delivered, Status::failed,  Status::returned};
+                           Status::delivered, Status::failed,  Status::returned,   Status::cancelled};
 
 TEST(DeliveryLifecycle, NamesRoundTrip) {
     for (Status s : kAll) {
@@ -34,6 +34,7 @@ TEST(DeliveryLifecycle, ExactlyTheDocumentedTransitions) {
     const std::set<std::pair<Status, Status>> allowed{
         {Status::ready, Status::shipped},
         {Status::ready, Status::failed},
+        {Status::ready, Status::cancelled},
         {Status::shipped, Status::in_transit},
         {Status::shipped, Status::out_for_delivery},
         {Status::shipped, Status::delivered},

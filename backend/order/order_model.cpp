@@ -1,0 +1,132 @@
+#include "order/order_model.hpp"
+
+#include <array>
+
+#include <nlohmann/json.hpp>
+
+namespace om::order {
+
+namespace {
+constexpr std::array<std::string_view, 6> kNames{"PENDING", "PAID", "CONFIRMED", "SHIPPED", "DELIVERED", "CANCELLED"};
+
+int rank(Status s) noexcept { return static_cast<int>(s); }  // forward order, CANCELLED aside
+
+std::optional<std::string> if_changed(const std::optional<std::string>& now, const std::optional<std::string>& next) {
+    if (!next || now == next) {
+        return std::nullopt;
+    }
+    return next;
+}
+}  // namespace
+
+std::string_view to_string(Status s) noexcept { return kNames[static_cast<std::size_t>(s)]; }
+
+std::optional<Status> parse_status(std::string_view s) noexcept {
+    for (std::size_t i = 0; i < kNames.size(); ++i) {
+        if (kNames[i] == s) {
+            return static_cast<Status>(i);
+        }
+    }
+    return std::nullopt;
+}
+
+bool is_settled(Status s) noexcept { return s == Status::cancelled || rank(s) >= rank(Status::confirmed); }
+
+std::string order_json(const OrderRow& o) {
+    using nlohmann::json;
+    auto opt = [](const std::optional<std::string>& v) { return v ? json(*v) : json(nullptr); };
+    json j{{"orderId", o.id},
+           {"buyerId", o.buyer_id},
+           {"status", to_string(o.status)},
+           {"items", json::parse(o.items)},
+           {"totalAmount", o.total_amount},
+           {"currency", o.currency},
+           {"paymentMethodId", o.payment_method_id},
+           {"addressId", o.address_id},
+           {"paymentId", opt(o.payment_id)},
+           {"paymentStatus", opt(o.payment_status)},
+           {"declineCode", opt(o.decline_code)},
+           {"deliveryId", opt(o.delivery_id)},
+           {"deliveryStatus", opt(o.delivery_status)},
+           {"cancelReason", opt(o.cancel_reason)},
+           {"createdAt", o.created_at},
+           {"updatedAt", o.updated_at},
+           {"history", json::parse(o.history)}};
+    return j.dump();
+}
+
+std::vector<OrderLine> order_lines(const OrderRow& o) {
+    std::vector<OrderLine> lines;
+    for (const auto& item : nlohmann::json::parse(o.items)) {
+        lines.push_back({item.at("productId").get<std::string>(), item.at("quantity").get<std::int64_t>()});
+    }
+    return lines;
+}
+
+Decision decide(const OrderRow& current, const SagaEvent& e) {
+    Decision d;
+    const Status s = current.status;
+    const bool cancelled = s == Status::cancelled;
+    using K = SagaEvent::Kind;
+    switch (e.kind) {
+        case K::payment_approved:
+            d.payment_id = if_changed(current.payment_id, e.payment_id);
+            // A refunded payment stays refunded (the approval is older news).
+            if (current.payment_status != "REFUNDED") {
+                d.payment_status = if_changed(current.payment_status, std::string("APPROVED"));
+            }
+            if (cancelled) {
+                // Charged after the order was cancelled: ask for the refund (again, if need be).
+                d.request_cancel = current.payment_status != "REFUNDED";
+            } else if (s == Status::pending) {
+                d.status = Status::paid;
+            }
+            break;
+        case K::payment_declined:
+        case K::payment_failed: {
+            const bool declined = e.kind == K::payment_declined;
+            d.payment_id = if_changed(current.payment_id, e.payment_id);
+            d.payment_status = if_changed(current.payment_status, std::string(declined ? "DECLINED" : "FAILED"));
+            d.decline_code = if_changed(current.decline_code, e.decline_code);
+            if (s == Status::pending || s == Status::paid) {
+                d.status = Status::cancelled;
+                d.cancel_reason = declined ? "PAYMENT_DECLINED" : "PAYMENT_FAILED";
+                d.return_stock = true;
+            }
+            break;
+        }
+        case K::payment_refunded:
+            d.payment_id = if_changed(current.payment_id, e.payment_id);
+            d.payment_status = if_changed(current.payment_status, std::string("REFUNDED"));
+            break;
+        case K::delivery_created:
+            d.delivery_id = if_changed(current.delivery_id, e.delivery_id);
+            if (!current.delivery_status) {
+                d.delivery_status = e.delivery_status;
+            }
+            if (cancelled) {
+                d.request_cancel = current.delivery_status != "CANCELLED";
+            } else if (rank(s) < rank(Status::confirmed)) {
+                d.status = Status::confirmed;
+            }
+            break;
+        case K::delivery_status: {
+            d.delivery_id = if_changed(current.delivery_id, e.delivery_id);
+            d.delivery_status = if_changed(current.delivery_status, e.delivery_status);
+            if (cancelled || !e.delivery_status) {
+                break;
+            }
+            const std::string& ds = *e.delivery_status;
+            if (ds == "DELIVERED" && rank(s) < rank(Status::delivered)) {
+                d.status = Status::delivered;
+            } else if ((ds == "SHIPPED" || ds == "IN_TRANSIT" || ds == "OUT_FOR_DELIVERY") &&
+                       rank(s) < rank(Status::shipped)) {
+                d.status = Status::shipped;
+            }
+            break;
+        }
+    }
+    return d;
+}
+
+}  // namespace om::order

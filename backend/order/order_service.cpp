@@ -1,0 +1,688 @@
+#include "order/order_service.hpp"
+
+#include <algorithm>
+#include <mutex>
+#include <unordered_map>
+
+#include <nlohmann/json.hpp>
+
+#include "common/clock.hpp"
+#include "common/ids.hpp"
+#include "core/log.hpp"
+#include "events/outbox_relay.hpp"
+#include "net/pg.hpp"
+#include "net/redis.hpp"
+#include "product/product_service.hpp"
+
+namespace om::order {
+
+using json = nlohmann::json;
+
+// ---- SettleBoard ---------------------------------------------------------------------------------------------
+
+struct SettleBoard::Impl {
+    mutable std::mutex mu;
+    std::unordered_map<std::string, std::pair<int, bool>> watched;  // id → (watchers, settled)
+};
+
+SettleBoard::SettleBoard() : impl_(std::make_unique<Impl>()) {}
+SettleBoard::~SettleBoard() = default;
+
+void SettleBoard::watch(const std::string& id) {
+    std::lock_guard lock(impl_->mu);
+    ++impl_->watched[id].first;
+}
+
+void SettleBoard::unwatch(const std::string& id) {
+    std::lock_guard lock(impl_->mu);
+    auto it = impl_->watched.find(id);
+    if (it != impl_->watched.end() && --it->second.first <= 0) {
+        impl_->watched.erase(it);
+    }
+}
+
+void SettleBoard::settled(const std::string& id) {
+    std::lock_guard lock(impl_->mu);
+    auto it = impl_->watched.find(id);
+    if (it != impl_->watched.end()) {
+        it->second.second = true;
+    }
+}
+
+bool SettleBoard::is_settled(const std::string& id) const {
+    std::lock_guard lock(impl_->mu);
+    auto it = impl_->watched.find(id);
+    return it != impl_->watched.end() && it->second.second;
+}
+
+// ---- helpers -------------------------------------------------------------------------------------------------
+
+namespace {
+
+std::int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+Error not_found() { return Error{ErrorCode::not_found, "No such order"}; }
+
+Error unavailable(std::string detail) {
+    Error e{ErrorCode::service_unavailable, std::move(detail)};
+    e.with_header("Retry-After", "1");
+    return e;
+}
+
+std::string idem_key(const std::string& buyer, const std::string& key) { return "om:oidem:" + buyer + ":" + key; }
+
+std::vector<std::string> seller_ids(const OrderRow& o) {
+    std::vector<std::string> ids;
+    for (const auto& item : json::parse(o.items)) {
+        ids.push_back(item.at("sellerId").get<std::string>());
+    }
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    return ids;
+}
+
+events::OutboxEvent placed_event(const OrderRow& o) {
+    events::OutboxEvent e;
+    e.id = new_uuid_v7();
+    e.type = "OrderPlaced";
+    e.aggregate_id = o.id;
+    e.payload = json{{"eventId", e.id},
+                     {"type", e.type},
+                     {"orderId", o.id},
+                     {"buyerId", o.buyer_id},
+                     {"paymentMethodId", o.payment_method_id},
+                     {"amount", o.total_amount},
+                     {"currency", o.currency},
+                     {"addressId", o.address_id},
+                     {"sellerIds", seller_ids(o)}}
+                    .dump();
+    return e;
+}
+
+events::OutboxEvent cancelled_event(const OrderRow& o, const std::string& reason) {
+    events::OutboxEvent e;
+    e.id = new_uuid_v7();
+    e.type = "OrderCancelled";
+    e.aggregate_id = o.id;
+    e.payload = json{{"eventId", e.id}, {"type", e.type}, {"orderId", o.id}, {"buyerId", o.buyer_id}, {"reason", reason}}
+                    .dump();
+    return e;
+}
+
+std::vector<product::GateLine> gate_lines(const OrderRow& o) {
+    std::vector<product::GateLine> lines;
+    for (const auto& l : order_lines(o)) {
+        lines.push_back({l.product_id, l.quantity});
+    }
+    return lines;
+}
+
+std::optional<SagaEvent> saga_event(const std::string& type, const json& p) {
+    auto str = [&](const char* k) -> std::optional<std::string> {
+        auto it = p.find(k);
+        if (it == p.end() || !it->is_string()) {
+            return std::nullopt;
+        }
+        return it->get<std::string>();
+    };
+    SagaEvent e;
+    using K = SagaEvent::Kind;
+    if (type == "PaymentApproved") {
+        e.kind = K::payment_approved;
+    } else if (type == "PaymentDeclined") {
+        e.kind = K::payment_declined;
+    } else if (type == "PaymentFailed") {
+        e.kind = K::payment_failed;
+    } else if (type == "PaymentRefunded") {
+        e.kind = K::payment_refunded;
+    } else if (type == "DeliveryCreated") {
+        e.kind = K::delivery_created;
+    } else if (type == "DeliveryStatusChanged") {
+        e.kind = K::delivery_status;
+    } else {
+        return std::nullopt;
+    }
+    e.payment_id = str("paymentId");
+    e.decline_code = str("declineCode");
+    if (type.starts_with("Delivery")) {
+        e.delivery_id = str("deliveryId");
+        e.delivery_status = str("status");
+    }
+    return e;
+}
+
+}  // namespace
+
+// ---- OrderService --------------------------------------------------------------------------------------------
+
+OrderService::OrderService(pg::Pool& db, redis::Client& redis, product::ProductService& products,
+                           OwnershipCheck methods, OwnershipCheck addresses, Sleep sleep, SettleBoard& board,
+                           OrderOptions options)
+    : db_(db),
+      redis_(redis),
+      products_(products),
+      methods_(std::move(methods)),
+      addresses_(std::move(addresses)),
+      sleep_(std::move(sleep)),
+      board_(board),
+      options_(options),
+      repo_(db),
+      writer_(repo_, options.reservation_ttl.count()) {}
+
+Task<Result<Placed>> OrderService::place(Principal who, PlaceOrder cmd, std::string idempotency_key,
+                                         std::string request_hash) {
+    // One request per (buyer, key) at a time: the first takes the key in Redis and owns the order id; the
+    // others wait for that order to exist and answer with it. PostgreSQL's UNIQUE (buyer_id, idempotency_key) is
+    // the final arbiter (Redis may lose the key).
+    const std::string order_id = new_uuid_v7();
+    const std::string rkey = idem_key(who.member_id, idempotency_key);
+    const auto give_up_at = now_ms() + options_.settle_wait.count() + options_.reservation_ttl.count();
+    long pause = 5;
+    while (true) {
+        auto took = co_await redis_.command(redis::args("SET", rkey, order_id + "|" + request_hash, "NX", "EX", "86400"));
+        if (took.is_error()) {
+            throw Unavailable("redis: " + took.str);
+        }
+        if (!took.is_nil()) {
+            break;  // ours
+        }
+        auto held = co_await redis_.command(redis::args("GET", rkey));
+        if (held.is_error()) {
+            throw Unavailable("redis: " + held.str);
+        }
+        if (held.type == redis::Reply::Type::string) {
+            const auto bar = held.str.find('|');
+            const std::string other_id = held.str.substr(0, bar);
+            if (bar == std::string::npos || held.str.substr(bar + 1) != request_hash) {
+                co_return std::unexpected(Error{ErrorCode::idempotency_key_reused,
+                                                "This Idempotency-Key was used for a different order request"});
+            }
+            auto existing = co_await repo_.find(other_id);
+            if (existing) {
+                co_return co_await replay(std::move(*existing), request_hash);
+            }
+        }
+        if (now_ms() > give_up_at) {
+            Error e{ErrorCode::conflict, "A request with this Idempotency-Key is still being processed"};
+            e.with_header("Retry-After", "1");
+            co_return std::unexpected(std::move(e));
+        }
+        co_await sleep_(pause);
+        pause = std::min(pause * 2, 100L);
+    }
+    auto placed = co_await place_owned(who, std::move(cmd), idempotency_key, request_hash, order_id);
+    if (!placed) {
+        // Nothing was ordered: free the key so that a retry (or a waiting duplicate) tries again by itself.
+        try {
+            co_await redis_.command(redis::args(
+                "EVAL", "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end return 1", "1",
+                rkey, order_id + "|" + request_hash));
+        } catch (const std::exception&) {
+            // expires by itself
+        }
+    }
+    co_return placed;
+}
+
+Task<Result<Placed>> OrderService::replay(OrderRow existing, std::string hash) {
+    if (existing.request_hash != hash) {
+        co_return std::unexpected(
+            Error{ErrorCode::idempotency_key_reused, "This Idempotency-Key was used for a different order request"});
+    }
+    co_return co_await wait_settled(existing.id);
+}
+
+Task<Result<Placed>> OrderService::place_owned(Principal who, PlaceOrder cmd, std::string key, std::string hash,
+                                               std::string order_id) {
+    // Before anything is reserved: an earlier request with this key may have committed (its Redis key lost).
+    auto earlier = co_await repo_.find_by_key(who.member_id, key);
+    if (earlier) {
+        co_return co_await replay(std::move(*earlier), hash);
+    }
+    std::vector<std::string> ids;
+    for (const auto& l : cmd.items) {
+        ids.push_back(l.product_id);
+    }
+    auto rows = co_await products_.find_many(ids);
+    std::unordered_map<std::string, const product::ProductRow*> by_id;
+    for (const auto& r : rows) {
+        by_id.emplace(r.id, &r);
+    }
+    std::vector<FieldError> problems;
+    json items = json::array();
+    std::int64_t total = 0;
+    std::string currency;
+    for (std::size_t i = 0; i < cmd.items.size(); ++i) {
+        const auto& line = cmd.items[i];
+        const std::string field = "items[" + std::to_string(i) + "].productId";
+        auto it = by_id.find(line.product_id);
+        if (it == by_id.end()) {
+            problems.push_back({field, "no such product"});
+            continue;
+        }
+        const auto& p = *it->second;
+        if (p.status != "ACTIVE") {
+            problems.push_back({field, "this product is not on sale"});
+            continue;
+        }
+        if (currency.empty()) {
+            currency = p.currency;
+        } else if (p.currency != currency) {
+            problems.push_back({field, "all items of an order must have the same currency (" + currency + ")"});
+            continue;
+        }
+        std::int64_t line_total = 0;
+        if (__builtin_mul_overflow(p.price, line.quantity, &line_total) ||
+            __builtin_add_overflow(total, line_total, &total)) {
+            problems.push_back({"items[" + std::to_string(i) + "].quantity", "the amount is too large"});
+            continue;
+        }
+        items.push_back({{"productId", p.id},
+                         {"sellerId", p.seller_id},
+                         {"name", p.name},
+                         {"unitPrice", p.price},
+                         {"quantity", line.quantity},
+                         {"lineTotal", line_total}});
+    }
+    const bool method_ok = co_await methods_(who.member_id, cmd.payment_method_id);
+    if (!method_ok) {
+        problems.push_back({"paymentMethodId", "no such payment method"});
+    }
+    const bool address_ok = co_await addresses_(who.member_id, cmd.address_id);
+    if (!address_ok) {
+        problems.push_back({"addressId", "no such address"});
+    }
+    if (!problems.empty()) {
+        co_return std::unexpected(
+            Error{ErrorCode::unprocessable, "The order cannot be placed as requested", std::move(problems)});
+    }
+    if (total <= 0) {
+        co_return std::unexpected(Error{ErrorCode::unprocessable, "The order's total must be above zero",
+                                        {{"items", "every product of this order is free"}}});
+    }
+
+    // Reserve every line or none.
+    std::vector<product::GateLine> lines;
+    for (const auto& l : cmd.items) {
+        lines.push_back({l.product_id, l.quantity});
+    }
+    auto& gate = products_.gate();
+    product::Reserved reserved;
+    for (int attempt = 0; attempt < 3; ++attempt) {
+        const std::int64_t reserved_at = now_ms();
+        reserved = co_await gate.reserve(order_id, lines, reserved_at);
+        if (reserved.status == product::Reserved::Status::not_ready) {
+            const bool ready = co_await ensure_gate();
+            if (!ready) {
+                co_return std::unexpected(unavailable("The stock gate is being rebuilt; try again in a moment."));
+            }
+            continue;
+        }
+        if (reserved.status == product::Reserved::Status::missing) {
+            std::vector<std::string> missing;
+            for (const auto& [index, available] : reserved.lines) {
+                missing.push_back(cmd.items[index].product_id);
+            }
+            co_await products_.seed_gate(std::move(missing));
+            continue;
+        }
+        break;
+    }
+    if (reserved.status == product::Reserved::Status::short_of_stock ||
+        reserved.status == product::Reserved::Status::missing) {
+        std::vector<FieldError> short_lines;
+        for (const auto& [index, available] : reserved.lines) {
+            short_lines.push_back({"items[" + std::to_string(index) + "].quantity",
+                                   "only " + std::to_string(available) + " in stock"});
+        }
+        co_return std::unexpected(
+            Error{ErrorCode::out_of_stock, "Not enough stock for some items; nothing was reserved", std::move(short_lines)});
+    }
+    if (reserved.status != product::Reserved::Status::reserved) {
+        co_return std::unexpected(unavailable("The stock gate is being rebuilt; try again in a moment."));
+    }
+
+    // Durable: the order, its stock movements and OrderPlaced, in a group commit.
+    const std::string at = now_rfc3339();
+    OrderRow draft;
+    draft.id = order_id;
+    draft.buyer_id = who.member_id;
+    draft.items = items.dump();
+    draft.total_amount = total;
+    draft.currency = currency;
+    draft.payment_method_id = cmd.payment_method_id;
+    draft.address_id = cmd.address_id;
+    json line_json = json::array();
+    for (const auto& l : cmd.items) {
+        line_json.push_back({{"productId", l.product_id}, {"quantity", l.quantity}});
+    }
+    const json element{{"id", order_id},
+                       {"buyerId", who.member_id},
+                       {"key", key},
+                       {"hash", hash},
+                       {"items", items},
+                       {"lines", line_json},
+                       {"total", total},
+                       {"currency", currency},
+                       {"methodId", cmd.payment_method_id},
+                       {"addressId", cmd.address_id},
+                       {"epoch", reserved.epoch},
+                       {"reservedAtMs", now_ms()},
+                       {"event", json::parse(placed_event(draft).payload)},
+                       {"at", at}};
+    auto written = co_await writer_.write(element.dump());
+    using Kind = WriteResult::Kind;
+    if (written.kind == Kind::unknown) {
+        // The commit may have happened: keep the reservation; the sweeper releases it if the order never
+        // appears in PostgreSQL.
+        log::error("order write failed", {{"order_id", order_id}, {"error", written.error}});
+        throw Unavailable("the order could not be saved: " + written.error);
+    }
+    if (written.kind != Kind::created) {
+        try {
+            co_await gate.release(order_id);
+        } catch (const std::exception& e) {
+            log::warn("reservation release failed; the sweeper will release it",
+                      {{"order_id", order_id}, {"error", e.what()}});
+        }
+    }
+    if (written.kind == Kind::duplicate) {
+        std::optional<OrderRow> existing;
+        if (written.existing_id) {
+            existing = co_await repo_.find(*written.existing_id);
+        }
+        if (!existing) {
+            throw std::runtime_error("order of a duplicate idempotency key vanished");
+        }
+        co_return co_await replay(std::move(*existing), hash);
+    }
+    if (written.kind == Kind::out_of_stock) {
+        co_return std::unexpected(Error{ErrorCode::out_of_stock, "Not enough stock for some items; nothing was reserved"});
+    }
+    if (written.kind == Kind::stale) {
+        co_return std::unexpected(unavailable("The stock reservation expired before the order could be saved."));
+    }
+    try {
+        co_await gate.forget(order_id);
+        co_await products_.forget_cached(ids);
+    } catch (const std::exception& e) {
+        log::warn("after-commit cleanup failed", {{"order_id", order_id}, {"error", e.what()}});
+    }
+    co_return co_await wait_settled(order_id);
+}
+
+Task<Placed> OrderService::wait_settled(std::string id) {
+    board_.watch(id);
+    const auto deadline = now_ms() + options_.settle_wait.count();
+    long pause = 5;
+    long since_db = 0;
+    std::optional<OrderRow> row = co_await repo_.find(id);
+    while (row && !is_settled(row->status) && now_ms() < deadline) {
+        co_await sleep_(pause);
+        since_db += pause;
+        pause = std::min(pause * 2, 50L);
+        if (board_.is_settled(id) || since_db >= 500) {
+            since_db = 0;
+            row = co_await repo_.find(id);
+        }
+    }
+    board_.unwatch(id);
+    if (!row) {
+        throw std::runtime_error("order " + id + " vanished");
+    }
+    const bool settled = is_settled(row->status);
+    co_return Placed{std::move(*row), settled};
+}
+
+Task<bool> OrderService::ensure_gate() {
+    const auto give_up_at = now_ms() + 3000;
+    while (now_ms() < give_up_at) {
+        const bool rebuilt = co_await products_.rebuild_gate();
+        if (rebuilt) {
+            co_return true;
+        }
+        co_await sleep_(50);  // another shard or process is rebuilding
+        auto epoch = co_await products_.gate().epoch();
+        if (!epoch.empty()) {
+            co_return true;
+        }
+    }
+    co_return false;
+}
+
+Task<Result<OrderRow>> OrderService::get(Principal who, std::string id) {
+    if (!is_uuid(id)) {
+        co_return std::unexpected(not_found());
+    }
+    auto o = co_await repo_.find(id);
+    if (!o) {
+        co_return std::unexpected(not_found());
+    }
+    if (o->buyer_id != who.member_id) {
+        const bool seller = co_await repo_.is_seller_of(who.member_id, id);
+        if (!seller) {
+            co_return std::unexpected(not_found());
+        }
+    }
+    co_return std::move(*o);
+}
+
+Task<OrderPage> OrderService::list(Principal who, bool as_seller, std::optional<std::string> status, int limit,
+                                   std::optional<std::string> before) {
+    std::vector<OrderRow> rows;  // (no co_await inside ?: — GCC 12)
+    if (as_seller) {
+        rows = co_await repo_.list_for_seller(who.member_id, status, before, limit + 1);
+    } else {
+        rows = co_await repo_.list_for_buyer(who.member_id, status, before, limit + 1);
+    }
+    OrderPage page;
+    if (static_cast<int>(rows.size()) > limit) {
+        rows.resize(static_cast<std::size_t>(limit));
+        page.next_cursor = rows.back().id;
+    }
+    page.items = std::move(rows);
+    co_return page;
+}
+
+Task<Result<OrderRow>> OrderService::cancel(Principal who, std::string id) {
+    if (!is_uuid(id)) {
+        co_return std::unexpected(not_found());
+    }
+    std::string epoch;
+    {
+        auto tx = co_await repo_.begin();
+        auto o = co_await repo_.lock(tx, id);
+        if (!o || o->buyer_id != who.member_id) {
+            co_return std::unexpected(not_found());
+        }
+        if (o->status == Status::cancelled) {
+            co_return std::move(*o);  // cancelled already: nothing more to do (the lease rolls back)
+        }
+        if (o->status == Status::shipped || o->status == Status::delivered) {
+            co_return std::unexpected(Error{ErrorCode::illegal_transition,
+                                            "An order that has " + std::string(to_string(o->status)) +
+                                                " can no longer be cancelled"});
+        }
+        epoch = co_await repo_.return_stock(tx, id);
+        OrderChange c;
+        c.status = Status::cancelled;
+        c.cancel_reason = "BUYER_CANCELLED";
+        c.gate_epoch = epoch;
+        c.gate_pending = true;
+        c.at = now_rfc3339();
+        co_await repo_.apply(tx, id, c);
+        co_await events::append(tx, kOutboxTable, cancelled_event(*o, "BUYER_CANCELLED"));
+        co_await repo_.commit(tx);
+    }
+    auto o = co_await repo_.find(id);
+    if (!o) {
+        throw std::runtime_error("cancelled order vanished");
+    }
+    co_await give_back(*o, epoch);
+    board_.settled(id);
+    co_return std::move(*o);
+}
+
+Task<void> OrderService::give_back(OrderRow o, std::string epoch) {
+    try {
+        co_await products_.gate().give_back(o.id, gate_lines(o), epoch);
+        co_await repo_.gate_given_back(o.id);
+        std::vector<std::string> ids;
+        for (const auto& l : order_lines(o)) {
+            ids.push_back(l.product_id);
+        }
+        co_await products_.forget_cached(std::move(ids));
+    } catch (const std::exception& e) {
+        // The maintenance loop finishes it (orders.gate_pending).
+        log::warn("stock give-back to the gate postponed", {{"order_id", o.id}, {"error", e.what()}});
+    }
+}
+
+Task<events::HandlerResult> OrderService::on_event(events::StreamEntry entry) {
+    const json p = json::parse(entry.payload());
+    auto ev = saga_event(entry.type(), p);
+    if (!ev || !p.contains("orderId") || !p["orderId"].is_string()) {
+        co_return events::HandlerResult::success();  // not an event for orders
+    }
+    const std::string id = p["orderId"].get<std::string>();
+    if (!is_uuid(id)) {
+        co_return events::HandlerResult::success();
+    }
+    std::optional<std::string> epoch;
+    std::optional<OrderRow> after;
+    {
+        auto tx = co_await repo_.begin();
+        auto o = co_await repo_.lock(tx, id);
+        if (!o) {
+            // A delivery made through POST /delivery/process-delivery for an order id that is not an order.
+            co_return events::HandlerResult::success();
+        }
+        const Decision d = decide(*o, *ev);
+        if (!d.changes_anything() && !d.request_cancel) {
+            co_return events::HandlerResult::success();  // a repeat: nothing left to do
+        }
+        OrderChange c;
+        c.status = d.status;
+        c.cancel_reason = d.cancel_reason;
+        c.payment_id = d.payment_id;
+        c.payment_status = d.payment_status;
+        c.decline_code = d.decline_code;
+        c.delivery_id = d.delivery_id;
+        c.delivery_status = d.delivery_status;
+        c.at = now_rfc3339();
+        if (d.return_stock) {
+            epoch = co_await repo_.return_stock(tx, id);
+            c.gate_epoch = epoch;
+            c.gate_pending = true;
+        }
+        co_await repo_.apply(tx, id, c);
+        if (d.request_cancel) {
+            co_await events::append(tx, kOutboxTable, cancelled_event(*o, o->cancel_reason.value_or("CANCELLED")));
+        }
+        co_await repo_.commit(tx);
+        if (d.status || d.return_stock) {
+            after = std::move(*o);
+            after->status = d.status.value_or(after->status);
+        }
+    }
+    if (after) {
+        if (epoch) {
+            co_await give_back(*after, *epoch);
+        }
+        if (is_settled(after->status)) {
+            board_.settled(id);
+        }
+    }
+    co_return events::HandlerResult::success();
+}
+
+// ---- maintenance ---------------------------------------------------------------------------------------------
+
+Task<int> OrderService::maintain_once() {
+    int done = 0;
+    auto epoch = co_await products_.gate().epoch();
+    if (epoch.empty()) {
+        const bool rebuilt = co_await products_.rebuild_gate();
+        done += rebuilt ? 1 : 0;
+    }
+    done += co_await sweep_reservations();
+    done += co_await finish_give_backs();
+    done += co_await resume_sagas();
+    co_return done;
+}
+
+Task<int> OrderService::sweep_reservations() {
+    // A reservation this old can no longer commit (orders.place_orders refuses it), so whether its order exists
+    // in PostgreSQL is final.
+    const std::int64_t before = now_ms() - options_.reservation_ttl.count() - 5000;
+    auto& gate = products_.gate();
+    auto ids = co_await gate.stale_reservations(before, 200);
+    if (ids.empty()) {
+        co_return 0;
+    }
+    auto durable = co_await repo_.existing(ids);
+    int n = 0;
+    for (const auto& id : ids) {
+        if (std::find(durable.begin(), durable.end(), id) != durable.end()) {
+            co_await gate.forget(id);
+        } else {
+            const bool released = co_await gate.release(id);
+            if (released) {
+                log::warn("released an abandoned stock reservation", {{"order_id", id}});
+            }
+        }
+        ++n;
+    }
+    co_return n;
+}
+
+Task<int> OrderService::finish_give_backs() {
+    auto rows = co_await repo_.gate_pending(100);
+    for (auto& o : rows) {
+        const std::string epoch = o.gate_epoch;
+        co_await give_back(o, epoch);
+    }
+    co_return static_cast<int>(rows.size());
+}
+
+Task<int> OrderService::resume_sagas() {
+    auto rows = co_await repo_.unsettled(static_cast<long>(options_.resume_after.count()), 100);
+    for (const auto& o : rows) {
+        // OrderPlaced again: the payment is idempotent per order, so this charges at most once and re-announces
+        // the outcome; delivery creation is idempotent per order too.
+        auto tx = co_await repo_.begin();
+        auto locked = co_await repo_.lock(tx, o.id);
+        if (locked && (locked->status == Status::pending || locked->status == Status::paid)) {
+            co_await events::append(tx, kOutboxTable, placed_event(*locked));
+            co_await repo_.touch_resumed(tx, o.id);
+            log::warn("resuming a quiet order saga", {{"order_id", o.id}, {"status", to_string(locked->status)}});
+        }
+        co_await repo_.commit(tx);
+    }
+    co_return static_cast<int>(rows.size());
+}
+
+Task<void> OrderService::run_maintenance() {
+    long pause = 500;
+    while (!stopped_) {
+        bool failed = false;
+        try {
+            co_await maintain_once();
+            pause = 500;
+        } catch (const std::exception& e) {
+            log::warn("order maintenance failed", {{"error", e.what()}});
+            failed = true;
+        }
+        if (failed) {
+            pause = std::min(pause * 2, 5000L);
+        }
+        for (long slept = 0; slept < pause && !stopped_; slept += 100) {
+            co_await sleep_(100);
+        }
+    }
+}
+
+}  // namespace om::order

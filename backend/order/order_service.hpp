@@ -1,0 +1,134 @@
+#pragma once
+// The order use cases (issue 5, design §4): placing an order (validate, reserve in the stock gate, group-commit
+// the order with its stock movements and its OrderPlaced event, wait a bounded time for the saga), reading and
+// listing orders, the buyer's cancellation, the saga's event handlers, and the maintenance loop (gate rebuild,
+// reservation sweeper, stock give-backs, saga resumption). Coroutine parameters are taken by value (GCC 12).
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+#include "core/http.hpp"
+#include "core/task.hpp"
+#include "events/stream_consumer.hpp"
+#include "order/order_model.hpp"
+#include "order/order_repository.hpp"
+#include "order/order_writer.hpp"
+
+namespace om::pg {
+class Pool;
+}
+namespace om::redis {
+class Client;
+}
+namespace om::product {
+class ProductService;
+}
+
+namespace om::order {
+
+inline constexpr const char* kOutboxTable = "orders.outbox";
+inline constexpr int kMaxLines = 50;
+inline constexpr std::int64_t kMaxQuantity = 1000;
+
+// Whether an id is a live payment method / address of the buyer (the payment and delivery services' C++
+// interfaces, injected by the server so that this module does not link them).
+using OwnershipCheck = std::function<Task<bool>(std::string member_id, std::string id)>;
+using Sleep = std::function<Task<void>(long ms)>;
+
+struct PlaceOrder {
+    std::vector<OrderLine> items;
+    std::string payment_method_id;
+    std::string address_id;
+};
+
+struct Placed {
+    OrderRow order;
+    bool settled = false;
+};
+
+struct OrderPage {
+    std::vector<OrderRow> items;
+    std::optional<std::string> next_cursor;
+};
+
+struct OrderOptions {
+    std::chrono::milliseconds settle_wait{2000};
+    std::chrono::milliseconds reservation_ttl{10000};
+    std::chrono::milliseconds resume_after{30000};
+};
+
+// Orders that a request of this process is waiting for, and whether they have settled: the saga's handlers (on
+// any shard of the process) mark them, the waiting request polls this board cheaply and PostgreSQL rarely (the
+// handler may run in another process). Thread-safe.
+class SettleBoard {
+public:
+    SettleBoard();
+    ~SettleBoard();
+    SettleBoard(const SettleBoard&) = delete;
+    SettleBoard& operator=(const SettleBoard&) = delete;
+    void watch(const std::string& id);
+    void unwatch(const std::string& id);
+    void settled(const std::string& id);  // no-op unless watched
+    [[nodiscard]] bool is_settled(const std::string& id) const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+class OrderService {
+public:
+    OrderService(pg::Pool& db, redis::Client& redis, product::ProductService& products, OwnershipCheck methods,
+                 OwnershipCheck addresses, Sleep sleep, SettleBoard& board, OrderOptions options);
+
+    // POST /order/process-order. `request_hash`: the digest of the request's meaning (items, method, address).
+    Task<Result<Placed>> place(Principal who, PlaceOrder cmd, std::string idempotency_key, std::string request_hash);
+    // The buyer, or a seller of one of its products; NOT_FOUND for anyone else.
+    Task<Result<OrderRow>> get(Principal who, std::string id);
+    // The buyer's orders, or (seller) the orders containing the caller's products; newest first.
+    Task<OrderPage> list(Principal who, bool as_seller, std::optional<std::string> status, int limit,
+                         std::optional<std::string> before);
+    // The buyer cancels before SHIPPED: stock back, refund and delivery cancellation follow through the saga.
+    Task<Result<OrderRow>> cancel(Principal who, std::string id);
+
+    // ---- the saga (consumer group "orders") ----
+    Task<events::HandlerResult> on_event(events::StreamEntry entry);
+
+    // ---- maintenance (one loop per process) ----
+    // One round: rebuild the gate if Redis lost it, release abandoned reservations, finish stock give-backs,
+    // restart quiet sagas. Returns how many things it did. Throws om::Unavailable.
+    Task<int> maintain_once();
+    Task<void> run_maintenance();
+    void stop() noexcept { stopped_ = true; }
+
+private:
+    Task<Result<Placed>> place_owned(Principal who, PlaceOrder cmd, std::string key, std::string hash,
+                                     std::string order_id);
+    Task<Result<Placed>> replay(OrderRow existing, std::string hash);
+    Task<Placed> wait_settled(std::string id);
+    Task<bool> ensure_gate();
+    Task<void> give_back(OrderRow o, std::string epoch);
+    Task<void> publish_placed(pg::Lease& tx, const OrderRow& o);
+    Task<int> sweep_reservations();
+    Task<int> finish_give_backs();
+    Task<int> resume_sagas();
+
+    pg::Pool& db_;
+    redis::Client& redis_;
+    product::ProductService& products_;
+    OwnershipCheck methods_;
+    OwnershipCheck addresses_;
+    Sleep sleep_;
+    SettleBoard& board_;
+    OrderOptions options_;
+    OrderRepository repo_;
+    OrderWriter writer_;
+    bool stopped_ = false;
+};
+
+}  // namespace om::order

@@ -1,0 +1,112 @@
+#include "order/order_writer.hpp"
+
+#include "core/error.hpp"
+#include "core/log.hpp"
+#include "net/pg.hpp"
+
+namespace om::order {
+
+namespace {
+
+WriteResult classify(const pg::SqlError& e) {
+    WriteResult r;
+    r.error = e.what();
+    if (e.sqlstate() == "23514") {
+        r.kind = WriteResult::Kind::out_of_stock;
+    } else if (e.sqlstate() == "OM001" || e.sqlstate() == "OM002") {
+        r.kind = WriteResult::Kind::stale;
+    } else {
+        r.kind = WriteResult::Kind::unknown;
+    }
+    return r;
+}
+
+}  // namespace
+
+Task<WriteResult> OrderWriter::write(std::string order_json) {
+    CallbackAwaiter<WriteResult> written([this, &order_json](std::function<void(WriteResult)> done) {
+        queue_.push_back({std::move(order_json), std::move(done)});
+        if (!draining_) {
+            draining_ = true;
+            start_detached(drain(), [](std::exception_ptr) {});
+        }
+    });
+    co_return co_await written;
+}
+
+Task<void> OrderWriter::drain() {
+    while (!queue_.empty()) {
+        std::deque<Pending> batch;
+        while (!queue_.empty() && batch.size() < max_batch_) {
+            batch.push_back(std::move(queue_.front()));
+            queue_.pop_front();
+        }
+        co_await write_batch(std::move(batch));
+    }
+    draining_ = false;
+}
+
+Task<void> OrderWriter::write_batch(std::deque<Pending> batch) {
+    std::string json = "[";
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        if (i > 0) {
+            json += ',';
+        }
+        json += batch[i].json;
+    }
+    json += ']';
+    bool batch_failed = false;
+    std::vector<PlaceOutcome> outcomes;
+    WriteResult failure;
+    try {
+        outcomes = co_await repo_.place(std::move(json), max_age_ms_);
+    } catch (const pg::SqlError& e) {
+        batch_failed = true;
+        failure = classify(e);
+    } catch (const std::exception& e) {
+        batch_failed = true;
+        failure.error = e.what();
+    }
+    if (!batch_failed && outcomes.size() == batch.size()) {
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            WriteResult r;
+            r.kind = outcomes[i].created ? WriteResult::Kind::created : WriteResult::Kind::duplicate;
+            r.existing_id = outcomes[i].existing_id;
+            batch[i].done(std::move(r));
+        }
+        co_return;
+    }
+    if (!batch_failed) {
+        failure.error = "orders.place_orders returned " + std::to_string(outcomes.size()) + " rows for " +
+                        std::to_string(batch.size()) + " orders";
+    }
+    if (batch.size() == 1 || failure.kind == WriteResult::Kind::unknown) {
+        // One order, or the database itself failed (then every order of the batch is in doubt: the sweeper
+        // decides each once PostgreSQL answers again).
+        for (auto& p : batch) {
+            p.done(failure);
+        }
+        co_return;
+    }
+    // One order of the batch was refused: write them one by one, so that only that order fails.
+    for (auto& p : batch) {
+        p.done(co_await write_one(std::move(p.json)));
+    }
+}
+
+Task<WriteResult> OrderWriter::write_one(std::string json) {
+    try {
+        auto outcomes = co_await repo_.place("[" + json + "]", max_age_ms_);
+        if (outcomes.size() != 1) {
+            co_return WriteResult{WriteResult::Kind::unknown, std::nullopt, "no outcome"};
+        }
+        co_return WriteResult{outcomes[0].created ? WriteResult::Kind::created : WriteResult::Kind::duplicate,
+                              outcomes[0].existing_id, ""};
+    } catch (const pg::SqlError& e) {
+        co_return classify(e);
+    } catch (const std::exception& e) {
+        co_return WriteResult{WriteResult::Kind::unknown, std::nullopt, e.what()};
+    }
+}
+
+}  // namespace om::order

@@ -1,0 +1,57 @@
+#pragma once
+// Group commit of new orders, per shard: concurrent POST /order/process-order requests of a shard share one
+// PostgreSQL statement and one commit (orders.place_orders), so throughput is not bounded by one commit per
+// order. While a batch is being written the next requests queue; when it commits, everything queued meanwhile
+// goes in the next batch (up to max_batch). If a batch fails, its orders are written one by one so that one
+// bad order fails alone.
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "core/task.hpp"
+#include "order/order_repository.hpp"
+
+namespace om::order {
+
+struct WriteResult {
+    enum class Kind : std::uint8_t {
+        created,
+        duplicate,       // (buyer, key) holds existing_id already
+        out_of_stock,    // PostgreSQL refused the stock (the gate was above it): nothing written
+        stale,           // the reservation is too old, or from an earlier gate epoch: nothing written
+        unknown          // the database failed; the order may or may not have committed
+    };
+    Kind kind = Kind::unknown;
+    std::optional<std::string> existing_id;
+    std::string error;
+};
+
+class OrderWriter {
+public:
+    OrderWriter(OrderRepository& repo, std::int64_t max_age_ms, std::size_t max_batch = 64)
+        : repo_(repo), max_age_ms_(max_age_ms), max_batch_(max_batch) {}
+
+    // `order_json`: one element of orders.place_orders' batch (see db/migrations/0007_order_saga.sql).
+    Task<WriteResult> write(std::string order_json);
+
+    [[nodiscard]] std::size_t queued() const noexcept { return queue_.size(); }
+
+private:
+    struct Pending {
+        std::string json;
+        std::function<void(WriteResult)> done;
+    };
+    Task<void> drain();
+    Task<void> write_batch(std::deque<Pending> batch);
+    Task<WriteResult> write_one(std::string json);
+
+    OrderRepository& repo_;
+    std::int64_t max_age_ms_;
+    std::size_t max_batch_;
+    std::deque<Pending> queue_;
+    bool draining_ = false;
+};
+
+}  // namespace om::order

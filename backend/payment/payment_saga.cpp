@@ -1,0 +1,117 @@
+#include "payment/payment_saga.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "common/ids.hpp"
+#include "core/log.hpp"
+#include "events/outbox_relay.hpp"
+#include "payment/payment_service.hpp"
+
+namespace om::payment {
+
+namespace {
+
+using json = nlohmann::json;
+
+std::string event_type_for(const std::string& status) {
+    if (status == "APPROVED") {
+        return "PaymentApproved";
+    }
+    if (status == "DECLINED") {
+        return "PaymentDeclined";
+    }
+    if (status == "REFUNDED") {
+        return "PaymentRefunded";
+    }
+    return "PaymentFailed";
+}
+
+// The outcome event: the payment's facts plus the order's context that the next step (delivery) needs.
+events::OutboxEvent outcome_event(const json& order, const std::string& status, const std::optional<PaymentRow>& p,
+                                  const std::optional<std::string>& decline_code) {
+    events::OutboxEvent e;
+    e.id = new_uuid_v7();
+    e.type = event_type_for(status);
+    e.aggregate_id = order.value("orderId", "");
+    json payload{{"eventId", e.id},
+                 {"type", e.type},
+                 {"orderId", order.value("orderId", "")},
+                 {"buyerId", order.value("buyerId", "")},
+                 {"status", status},
+                 {"amount", order.value("amount", std::int64_t{0})},
+                 {"currency", order.value("currency", "KRW")},
+                 {"addressId", order.value("addressId", "")},
+                 {"sellerIds", order.value("sellerIds", json::array())}};
+    payload["paymentId"] = p ? json(p->id) : json(nullptr);
+    payload["declineCode"] = decline_code ? json(*decline_code) : json(nullptr);
+    e.payload = payload.dump();
+    return e;
+}
+
+}  // namespace
+
+Task<events::HandlerResult> PaymentSaga::on_order_event(events::StreamEntry entry) {
+    if (entry.type() == "OrderPlaced") {
+        co_return co_await charge(entry.payload());
+    }
+    if (entry.type() == "OrderCancelled") {
+        co_return co_await refund(entry.payload());
+    }
+    co_return events::HandlerResult::success();  // not for us
+}
+
+Task<events::HandlerResult> PaymentSaga::charge(std::string payload) {
+    const json order = json::parse(payload);
+    ProcessPayment cmd;
+    cmd.order_id = order.at("orderId").get<std::string>();
+    cmd.method_id = order.at("paymentMethodId").get<std::string>();
+    cmd.amount = order.at("amount").get<std::int64_t>();
+    cmd.currency = order.at("currency").get<std::string>();
+    const Principal buyer{order.at("buyerId").get<std::string>(), "BUYER", ""};
+    // The order is the idempotency key: a redelivered OrderPlaced (or a resumed saga) finds the same payment.
+    auto r = co_await payments_.process(buyer, cmd, "order:" + cmd.order_id);
+    if (!r) {
+        if (r.error().code == ErrorCode::conflict || r.error().code == ErrorCode::service_unavailable) {
+            co_return events::HandlerResult::failure("payment in progress elsewhere: " + r.error().detail);
+        }
+        // The method vanished or the charge is invalid: the order cannot be paid.
+        log::warn("order cannot be charged", {{"order_id", cmd.order_id}, {"error", r.error().detail}});
+        co_await events::append(db_, kOutboxTable,
+                                outcome_event(order, "FAILED", std::nullopt, std::string("payment_method_unavailable")));
+        co_return events::HandlerResult::success();
+    }
+    if (r->status == "PENDING") {
+        co_return events::HandlerResult::failure("payment " + r->id + " is still pending");
+    }
+    co_await events::append(db_, kOutboxTable, outcome_event(order, r->status, *r, r->decline_code));
+    co_return events::HandlerResult::success();
+}
+
+Task<events::HandlerResult> PaymentSaga::refund(std::string payload) {
+    const json order = json::parse(payload);
+    const std::string order_id = order.at("orderId").get<std::string>();
+    auto p = co_await payments_.for_order(order_id);
+    if (!p || p->status == "DECLINED" || p->status == "FAILED") {
+        // Nothing was charged (yet: should a charge still succeed, the order service asks again).
+        co_return events::HandlerResult::success();
+    }
+    if (p->status == "PENDING") {
+        co_return events::HandlerResult::failure("payment " + p->id + " is still pending");
+    }
+    const bool was_refunded = p->status == "REFUNDED";
+    if (!was_refunded) {
+        const Principal buyer{p->member_id, "BUYER", ""};
+        auto r = co_await payments_.refund(buyer, p->id);
+        if (!r) {
+            co_return events::HandlerResult::failure("refund of " + p->id + " failed: " + r.error().detail);
+        }
+        p = std::move(*r);
+    }
+    json context = order;
+    context["amount"] = p->amount;
+    context["currency"] = p->currency;
+    co_await events::append(db_, kOutboxTable, outcome_event(context, p->status, p, std::nullopt));
+    co_return events::HandlerResult::success();
+}
+
+}  // namespace om::payment
