@@ -9,6 +9,7 @@
 #include "common/clock.hpp"
 #include "common/ids.hpp"
 #include "core/log.hpp"
+#include "events/backoff.hpp"
 #include "events/outbox_relay.hpp"
 #include "net/pg.hpp"
 #include "net/redis.hpp"
@@ -213,9 +214,17 @@ Task<Result<Placed>> OrderService::place(Principal who, PlaceOrder cmd, std::str
         co_await sleep_(pause);
         pause = std::min(pause * 2, 100L);
     }
-    auto placed = co_await place_owned(who, std::move(cmd), idempotency_key, request_hash, order_id);
-    if (!placed) {
-        // Nothing was ordered: free the key so that a retry (or a waiting duplicate) tries again by itself.
+    Result<Placed> placed;
+    std::exception_ptr failure;
+    try {
+        placed = co_await place_owned(who, std::move(cmd), idempotency_key, request_hash, order_id);
+    } catch (...) {
+        failure = std::current_exception();
+    }
+    if (failure || !placed) {
+        // Nothing was ordered (or, after a database failure, maybe it was): free the key so that a retry, or a
+        // waiting duplicate, tries again by itself. Should the earlier write still commit, the retry's write
+        // meets UNIQUE (buyer_id, idempotency_key) and answers that order.
         try {
             co_await redis_.command(redis::args(
                 "EVAL", "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end return 1", "1",
@@ -223,6 +232,9 @@ Task<Result<Placed>> OrderService::place(Principal who, PlaceOrder cmd, std::str
         } catch (const std::exception&) {
             // expires by itself
         }
+    }
+    if (failure) {
+        std::rethrow_exception(failure);
     }
     co_return placed;
 }
@@ -666,21 +678,25 @@ Task<int> OrderService::resume_sagas() {
 }
 
 Task<void> OrderService::run_maintenance() {
-    long pause = 500;
+    // Every 500 ms; after a failure (Redis or PostgreSQL not reachable yet, e.g. at start) again after 50 ms,
+    // doubling up to 5 s, so that the gate is ready as soon as Redis is.
+    events::Backoff backoff(50, 5000);
     while (!stopped_) {
-        bool failed = false;
+        long pause = 500;
         try {
             co_await maintain_once();
-            pause = 500;
+            backoff.succeeded();
         } catch (const std::exception& e) {
-            log::warn("order maintenance failed", {{"error", e.what()}});
-            failed = true;
+            const auto p = backoff.failed();
+            if (p.log) {
+                log::warn("order maintenance failed", {{"error", e.what()}, {"retry_ms", p.ms}});
+            }
+            pause = p.ms;
         }
-        if (failed) {
-            pause = std::min(pause * 2, 5000L);
-        }
-        for (long slept = 0; slept < pause && !stopped_; slept += 100) {
-            co_await sleep_(100);
+        while (pause > 0 && !stopped_) {
+            const long slice = std::min(pause, 100L);
+            co_await sleep_(slice);
+            pause -= slice;
         }
     }
 }
