@@ -63,6 +63,17 @@ std::vector<OrderLine> order_lines(const OrderRow& o) {
     return lines;
 }
 
+std::vector<Status> steps(Status from, Status to) {
+    if (to == Status::cancelled || from == Status::cancelled) {
+        return {to};
+    }
+    std::vector<Status> out;
+    for (int r = rank(from) + 1; r <= rank(to); ++r) {
+        out.push_back(static_cast<Status>(r));
+    }
+    return out;
+}
+
 Decision decide(const OrderRow& current, const SagaEvent& e) {
     Decision d;
     const Status s = current.status;

@@ -90,4 +90,8 @@ struct Decision {
 
 Decision decide(const OrderRow& current, const SagaEvent& e);
 
+// The statuses an order passes through from `from` to `to`, `to` included: every forward status in between
+// (PENDING → CONFIRMED passes PAID), or just CANCELLED.
+std::vector<Status> steps(Status from, Status to);
+
 }  // namespace om::order

@@ -72,8 +72,7 @@ OrderRepository::OrderRepository(pg::Pool& db) : db_(db) {
                 "payment_id = coalesce($4::uuid, payment_id), payment_status = coalesce($5, payment_status), "
                 "decline_code = coalesce($6, decline_code), delivery_id = coalesce($7::uuid, delivery_id), "
                 "delivery_status = coalesce($8, delivery_status), "
-                "history = CASE WHEN $2 IS NULL THEN history "
-                "          ELSE history || jsonb_build_array(jsonb_build_object('status', $2::text, 'at', $9::text)) END, "
+                "history = history || $9::jsonb, "
                 "gate_epoch = coalesce($10, gate_epoch), gate_pending = gate_pending OR $11::boolean, "
                 "updated_at = now() WHERE id = $1::uuid");
     db_.prepare("orders.gate_done", "UPDATE orders.orders SET gate_pending = false WHERE id = $1::uuid");
@@ -161,9 +160,17 @@ Task<void> OrderRepository::apply(pg::Lease& tx, std::string id, OrderChange c) 
     if (c.status) {
         status = std::string(to_string(*c.status));
     }
+    // The history gains every status passed through: the saga's events may arrive out of order (a delivery
+    // before the payment's approval), and the order then moves PENDING → PAID → CONFIRMED at once.
+    std::string history = "[";
+    for (std::size_t i = 0; i < c.steps.size(); ++i) {
+        history += (i > 0 ? ",{\"status\":\"" : "{\"status\":\"") + std::string(to_string(c.steps[i])) +
+                   "\",\"at\":\"" + c.at + "\"}";
+    }
+    history += "]";
     co_await tx.exec_prepared("orders.apply",
                               pg::params(id, status, c.cancel_reason, c.payment_id, c.payment_status, c.decline_code,
-                                         c.delivery_id, c.delivery_status, c.at, c.gate_epoch,
+                                         c.delivery_id, c.delivery_status, history, c.gate_epoch,
                                          std::string(c.gate_pending ? "true" : "false")));
 }
 

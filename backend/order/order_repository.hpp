@@ -25,6 +25,7 @@ struct PlaceOutcome {
 // Fields written by a saga step or a cancellation (nullopt: unchanged).
 struct OrderChange {
     std::optional<Status> status;
+    std::vector<Status> steps;  // the history entries to add (the statuses passed through, ending with `status`)
     std::optional<std::string> cancel_reason;
     std::optional<std::string> payment_id;
     std::optional<std::string> payment_status;

@@ -521,6 +521,7 @@ Task<Result<OrderRow>> OrderService::cancel(Principal who, std::string id) {
         epoch = co_await repo_.return_stock(tx, id);
         OrderChange c;
         c.status = Status::cancelled;
+        c.steps = {Status::cancelled};
         c.cancel_reason = "BUYER_CANCELLED";
         c.gate_epoch = epoch;
         c.gate_pending = true;
@@ -578,6 +579,9 @@ Task<events::HandlerResult> OrderService::on_event(events::StreamEntry entry) {
         }
         OrderChange c;
         c.status = d.status;
+        if (d.status) {
+            c.steps = steps(o->status, *d.status);
+        }
         c.cancel_reason = d.cancel_reason;
         c.payment_id = d.payment_id;
         c.payment_status = d.payment_status;

@@ -142,3 +142,11 @@ TEST(OrderSaga, LinesComeFromTheItems) {
     EXPECT_EQ(lines[0].product_id, "p1");
     EXPECT_EQ(lines[0].quantity, 2);
 }
+
+TEST(OrderSaga, TheHistoryPassesThroughSkippedStatuses) {
+    using V = std::vector<Status>;
+    EXPECT_EQ(om::order::steps(Status::pending, Status::confirmed), (V{Status::paid, Status::confirmed}));
+    EXPECT_EQ(om::order::steps(Status::confirmed, Status::delivered), (V{Status::shipped, Status::delivered}));
+    EXPECT_EQ(om::order::steps(Status::pending, Status::paid), (V{Status::paid}));
+    EXPECT_EQ(om::order::steps(Status::paid, Status::cancelled), (V{Status::cancelled}));
+}
