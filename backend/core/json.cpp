@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/ids.hpp"
+
 namespace om {
 
 Result<nlohmann::json> parse_object(std::string_view body) {
@@ -179,6 +181,32 @@ std::optional<std::string> Validator::one_of(std::string_view field, std::initia
 
 Error Validator::error() const {
     return Error{ErrorCode::validation_failed, "One or more fields are invalid", errors_};
+}
+
+std::optional<std::string> uuid_query(const std::optional<std::string_view>& text, std::string_view field,
+                                      std::string_view message, Validator& v) {
+    if (!text) {
+        return std::nullopt;
+    }
+    if (!is_uuid(*text)) {
+        v.fail(std::string(field), std::string(message));
+        return std::nullopt;
+    }
+    return std::string(*text);
+}
+
+std::string page_json(const std::vector<std::string>& items, const std::optional<std::string>& next) {
+    std::string out = "{\"items\":[";
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        if (i > 0) {
+            out += ',';
+        }
+        out += items[i];
+    }
+    out += "],\"nextCursor\":";
+    out += next ? nlohmann::json(*next).dump() : "null";
+    out += '}';
+    return out;
 }
 
 }  // namespace om

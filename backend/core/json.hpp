@@ -67,4 +67,12 @@ private:
 // "limit" (and the default returned).
 int page_limit(const std::optional<std::string_view>& text, Validator& v);
 
+// An optional UUID query parameter (an id filter, or a keyset cursor that is an id): nullopt when absent; a
+// value that is not a UUID records `message` under `field` in `v`.
+std::optional<std::string> uuid_query(const std::optional<std::string_view>& text, std::string_view field,
+                                      std::string_view message, Validator& v);
+
+// A list endpoint's body: {"items": [<each item's JSON>], "nextCursor": <next or null>}.
+std::string page_json(const std::vector<std::string>& items, const std::optional<std::string>& next);
+
 }  // namespace om

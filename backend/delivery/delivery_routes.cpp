@@ -128,20 +128,6 @@ bool rfc3339(const std::string& s) {
     return std::regex_match(s, re);
 }
 
-std::string items_json(const std::vector<std::string>& items, const std::optional<std::string>& next) {
-    std::string out = "{\"items\":[";
-    for (std::size_t i = 0; i < items.size(); ++i) {
-        if (i > 0) {
-            out += ',';
-        }
-        out += items[i];
-    }
-    out += "],\"nextCursor\":";
-    out += next ? json(*next).dump() : "null";
-    out += '}';
-    return out;
-}
-
 Response delivery_response(int status, const DeliveryRow& d) { return json_response(status, delivery_json(d)); }
 
 }  // namespace
@@ -191,7 +177,7 @@ void add_routes(Router& router, DeliveryService& svc, std::string carrier_secret
         for (const auto& a : rows) {
             items.push_back(address_json(a));
         }
-        co_return json_response(200, items_json(items, std::nullopt));
+        co_return json_response(200, page_json(items, std::nullopt));
     }, Auth::required);
 
     router.get("/delivery/addresses/{addressId}", [&svc](Request& req) -> Task<Response> {
@@ -273,23 +259,9 @@ void add_routes(Router& router, DeliveryService& svc, std::string carrier_secret
 
     router.get("/delivery/deliveries", [&svc](Request& req) -> Task<Response> {
         Validator v(json::object());
-        std::optional<std::string> order_id;
-        if (auto o = req.query_param("orderId")) {
-            if (!is_uuid(*o)) {
-                v.fail("orderId", "must be a UUID");
-            } else {
-                order_id = std::string(*o);
-            }
-        }
+        const auto order_id = uuid_query(req.query_param("orderId"), "orderId", "must be a UUID", v);
         const int limit = page_limit(req.query_param("limit"), v);
-        std::optional<std::string> before;
-        if (auto c = req.query_param("cursor")) {
-            if (!is_uuid(*c)) {
-                v.fail("cursor", "is not a cursor returned by this list");
-            } else {
-                before = std::string(*c);
-            }
-        }
+        const auto before = uuid_query(req.query_param("cursor"), "cursor", "is not a cursor returned by this list", v);
         if (!v.ok()) {
             co_return problem(v.error(), req.path);
         }
@@ -299,7 +271,7 @@ void add_routes(Router& router, DeliveryService& svc, std::string carrier_secret
         for (const auto& d : page.items) {
             items.push_back(delivery_json(d));
         }
-        co_return json_response(200, items_json(items, page.next_cursor));
+        co_return json_response(200, page_json(items, page.next_cursor));
     }, Auth::required);
 
     router.get("/delivery/deliveries/{deliveryId}", [&svc](Request& req) -> Task<Response> {

@@ -1,10 +1,24 @@
 #pragma once
-// Failure bookkeeping of a background loop (outbox relay, stream consumer): the pause after consecutive
-// failures doubles from `initial_ms` up to `max_ms`; a success resets it. Not thread-safe (one loop owns it).
+// Failure bookkeeping of a background loop (outbox relay, stream consumer, order maintenance): the pause after
+// consecutive failures doubles from `initial_ms` up to `max_ms`; a success resets it. Not thread-safe (one loop
+// owns it).
 #include <algorithm>
 #include <utility>
 
+#include "core/task.hpp"
+
 namespace om::events {
+
+// A background loop's pause: sleeps `ms` in slices of at most 100 ms and returns early once `stopped` is set, so
+// that stop() ends the loop (and lets the shard finish) within ~100 ms. `sleep(ms)` returns a Task<void>.
+template <class Sleep>
+Task<void> pause_unless_stopped(Sleep sleep, long ms, const bool& stopped) {
+    while (ms > 0 && !stopped) {
+        const long slice = std::min(ms, 100L);
+        co_await sleep(slice);
+        ms -= slice;
+    }
+}
 
 class Backoff {
 public:

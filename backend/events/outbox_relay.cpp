@@ -58,12 +58,8 @@ OutboxRelay::OutboxRelay(boost::asio::io_context& io, pg::Pool& db, redis::Clien
 }
 
 Task<void> OutboxRelay::pause(long ms) {
-    // Short slices, so that stop() ends the relay (and lets the shard finish) within ~100 ms.
-    while (ms > 0 && !stopped_) {
-        const long slice = std::min(ms, 100L);
-        co_await net::sleep_for(io_, slice);
-        ms -= slice;
-    }
+    auto sleep = [&io = io_](long slice) { return net::sleep_for(io, slice); };
+    co_await pause_unless_stopped(sleep, ms, stopped_);
 }
 
 Task<int> OutboxRelay::relay_once() {

@@ -76,11 +76,8 @@ StreamConsumer::StreamConsumer(boost::asio::io_context& io, redis::Client& redis
 }
 
 Task<void> StreamConsumer::pause(long ms) {
-    while (ms > 0 && !stopped_) {
-        const long slice = std::min(ms, 100L);
-        co_await net::sleep_for(io_, slice);
-        ms -= slice;
-    }
+    auto sleep = [&io = io_](long slice) { return net::sleep_for(io, slice); };
+    co_await pause_unless_stopped(sleep, ms, stopped_);
 }
 
 Task<void> StreamConsumer::ensure_group() {

@@ -615,4 +615,13 @@ Task<Reply> Client::command(std::vector<std::string> args) {
     co_return std::move(*outcome);
 }
 
+Task<void> release_if_held(Client& redis, std::string key, std::string value) {
+    try {
+        co_await redis.command(args("EVAL", "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end return 1",
+                                    "1", std::move(key), std::move(value)));
+    } catch (const std::exception&) {
+        // the key expires by itself
+    }
+}
+
 }  // namespace om::redis

@@ -57,6 +57,12 @@ std::vector<std::string> args(A&&... a) {
 // Parses redis://[:password@]host[:port][/db]. Throws std::invalid_argument on a malformed URL.
 Options parse_url(std::string_view url);
 
+class Client;
+// Releases a key that serves as a lock or a claim: deletes `key` only while it still holds `value` (one script),
+// so that a holder whose key expired and was taken by someone else does not delete theirs. Failures are
+// ignored: such keys carry an expiry.
+Task<void> release_if_held(Client& redis, std::string key, std::string value);
+
 class Client {
 public:
     Client(boost::asio::io_context& io, Options options);

@@ -161,29 +161,17 @@ void add_routes(Router& router, OrderService& svc) {
             }
         }
         const int limit = page_limit(req.query_param("limit"), v);
-        std::optional<std::string> before;
-        if (auto c = req.query_param("cursor")) {
-            if (!is_uuid(*c)) {
-                v.fail("cursor", "is not a cursor returned by this list");
-            } else {
-                before = std::string(*c);
-            }
-        }
+        const auto before = uuid_query(req.query_param("cursor"), "cursor", "is not a cursor returned by this list", v);
         if (!v.ok()) {
             co_return problem(v.error(), req.path);
         }
         auto page = co_await svc.list(req.member(), as_seller, status, limit, before);
-        std::string body = "{\"items\":[";
-        for (std::size_t i = 0; i < page.items.size(); ++i) {
-            if (i > 0) {
-                body += ',';
-            }
-            body += order_json(page.items[i]);
+        std::vector<std::string> items;
+        items.reserve(page.items.size());
+        for (const auto& o : page.items) {
+            items.push_back(order_json(o));
         }
-        body += "],\"nextCursor\":";
-        body += page.next_cursor ? json(*page.next_cursor).dump() : "null";
-        body += '}';
-        co_return json_response(200, std::move(body));
+        co_return json_response(200, page_json(items, page.next_cursor));
     }, Auth::required);
 }
 

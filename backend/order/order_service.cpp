@@ -225,13 +225,7 @@ Task<Result<Placed>> OrderService::place(Principal who, PlaceOrder cmd, std::str
         // Nothing was ordered (or, after a database failure, maybe it was): free the key so that a retry, or a
         // waiting duplicate, tries again by itself. Should the earlier write still commit, the retry's write
         // meets UNIQUE (buyer_id, idempotency_key) and answers that order.
-        try {
-            co_await redis_.command(redis::args(
-                "EVAL", "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end return 1", "1",
-                rkey, order_id + "|" + request_hash));
-        } catch (const std::exception&) {
-            // expires by itself
-        }
+        co_await redis::release_if_held(redis_, rkey, order_id + "|" + request_hash);
     }
     if (failure) {
         std::rethrow_exception(failure);
@@ -249,11 +243,22 @@ Task<Result<Placed>> OrderService::replay(OrderRow existing, std::string hash) {
 
 Task<Result<Placed>> OrderService::place_owned(Principal who, PlaceOrder cmd, std::string key, std::string hash,
                                                std::string order_id) {
-    // Before anything is reserved: an earlier request with this key may have committed (its Redis key lost).
-    auto earlier = co_await repo_.find_by_key(who.member_id, key);
-    if (earlier) {
-        co_return co_await replay(std::move(*earlier), hash);
+    const std::string buyer = who.member_id;
+    auto placed = co_await place_new(std::move(who), std::move(cmd), key, hash, std::move(order_id));
+    if (!placed) {
+        // Refused before anything was written: an earlier request with this key may have committed (its Redis key
+        // lost or expired), and a retry must get that order, not this refusal. Asked only on this path, so that
+        // a successful order costs no extra query (a commit meets UNIQUE (buyer_id, idempotency_key) anyway).
+        auto earlier = co_await repo_.find_by_key(buyer, key);
+        if (earlier) {
+            co_return co_await replay(std::move(*earlier), hash);
+        }
     }
+    co_return placed;
+}
+
+Task<Result<Placed>> OrderService::place_new(Principal who, PlaceOrder cmd, std::string key, std::string hash,
+                                             std::string order_id) {
     std::vector<std::string> ids;
     for (const auto& l : cmd.items) {
         ids.push_back(l.product_id);
@@ -697,11 +702,7 @@ Task<void> OrderService::run_maintenance() {
             }
             pause = p.ms;
         }
-        while (pause > 0 && !stopped_) {
-            const long slice = std::min(pause, 100L);
-            co_await sleep_(slice);
-            pause -= slice;
-        }
+        co_await events::pause_unless_stopped(sleep_, pause, stopped_);
     }
 }
 

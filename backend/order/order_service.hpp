@@ -107,8 +107,11 @@ public:
     void stop() noexcept { stopped_ = true; }
 
 private:
+    // The request that owns the key: place_new, and on a refusal the order an earlier request committed.
     Task<Result<Placed>> place_owned(Principal who, PlaceOrder cmd, std::string key, std::string hash,
                                      std::string order_id);
+    Task<Result<Placed>> place_new(Principal who, PlaceOrder cmd, std::string key, std::string hash,
+                                   std::string order_id);
     Task<Result<Placed>> replay(OrderRow existing, std::string hash);
     Task<Placed> wait_settled(std::string id);
     Task<bool> ensure_gate();

@@ -36,8 +36,6 @@ public:
     // `order_json`: one element of orders.place_orders' batch (see db/migrations/0007_order_saga.sql).
     Task<WriteResult> write(std::string order_json);
 
-    [[nodiscard]] std::size_t queued() const noexcept { return queue_.size(); }
-
 private:
     struct Pending {
         std::string json;

@@ -264,9 +264,11 @@ Task<void> ProductService::seed_gate(std::vector<std::string> ids) {
     const std::string epoch = co_await repo_.gate_epoch_shared(tx);
     auto rows = co_await repo_.find_many(ids);
     for (const auto& row : rows) {
-        co_await gate_.seed(row.id, row.stock, epoch);
-        log::warn("stock gate key was missing; seeded from PostgreSQL",
-                  {{"product_id", row.id}, {"stock", row.stock}});
+        const bool seeded = co_await gate_.seed(row.id, row.stock, epoch);
+        if (seeded) {
+            log::warn("stock gate key was missing; seeded from PostgreSQL",
+                      {{"product_id", row.id}, {"stock", row.stock}});
+        }
     }
     co_await repo_.commit(tx);
 }
@@ -314,13 +316,7 @@ Task<bool> ProductService::rebuild_gate() {
     } catch (...) {
         failure = std::current_exception();
     }
-    try {
-        co_await redis_.command(redis::args(
-            "EVAL", "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end return 1", "1",
-            "om:gate:rebuilding", token));
-    } catch (const std::exception&) {
-        // expires by itself
-    }
+    co_await redis::release_if_held(redis_, "om:gate:rebuilding", token);
     if (failure) {
         std::rethrow_exception(failure);
     }

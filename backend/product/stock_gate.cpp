@@ -128,10 +128,10 @@ Task<GateResult> StockGate::lower_to(std::string product_id, std::int64_t quanti
     co_return parse(r);
 }
 
-Task<void> StockGate::seed(std::string product_id, std::int64_t value, std::string epoch) {
+Task<bool> StockGate::seed(std::string product_id, std::int64_t value, std::string epoch) {
     auto r = co_await redis_.command(
         redis::args("EVAL", seed_script, "2", gate_key(product_id), kGateReadyKey, std::to_string(value), epoch));
-    checked(r);
+    co_return checked(r).integer == 1;
 }
 
 Task<Reserved> StockGate::reserve(std::string order_id, std::vector<GateLine> lines, std::int64_t now_ms) {

@@ -64,8 +64,9 @@ public:
     // Otherwise changes nothing and returns the (non-negative) delta the caller must apply to PostgreSQL first
     // and then to the gate with adjust().
     Task<GateResult> lower_to(std::string product_id, std::int64_t quantity, std::int64_t init, std::string epoch);
-    // Sets a missing key to `value` while the gate is ready (product creation; a key found missing).
-    Task<void> seed(std::string product_id, std::int64_t value, std::string epoch);
+    // Sets a missing key to `value` while the gate is in `epoch` (product creation; a key found missing).
+    // Returns whether it did.
+    Task<bool> seed(std::string product_id, std::int64_t value, std::string epoch);
 
     // ---- orders ----
     // Reserves every line or none (one script), and records the reservation under `order_id`.
