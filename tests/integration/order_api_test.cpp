@@ -235,6 +235,26 @@ protected:
         EXPECT_EQ(gate(pid), std::to_string(stock(pid))) << "the Redis gate of " << pid << " equals PostgreSQL";
     }
 
+    // Waits until no order is PENDING or PAID any more (60 s at most) and checks that it got there.
+    static void expect_every_order_settles() {
+        const std::string unsettled = "SELECT count(*) FROM orders.orders WHERE status IN ('PENDING', 'PAID')";
+        const auto deadline = std::chrono::steady_clock::now() + 60s;
+        while (std::chrono::steady_clock::now() < deadline && sql(unsettled) != "0") {
+            std::this_thread::sleep_for(200ms);
+        }
+        EXPECT_EQ(sql(unsettled), "0") << "every order settled";
+    }
+
+    // Places an order that must be accepted (201/202) and waits until it settles; returns it as it is then.
+    json place_settled(const Buyer& b, const std::vector<std::pair<std::string, int>>& lines) {
+        auto r = place(b, lines);
+        EXPECT_TRUE(r.status == 201 || r.status == 202) << r.body;
+        if (r.status != 201 && r.status != 202) {
+            return json::object();
+        }
+        return wait_order(b.account.token, r.json().value("orderId", ""), settled);
+    }
+
     static void expect_problem(const HttpResponse& r, int status, const std::string& code) {
         EXPECT_EQ(r.status, status) << r.body;
         EXPECT_EQ(r.header("Content-Type"), "application/problem+json") << r.body;
@@ -501,10 +521,8 @@ TEST_F(OrderApi, ADeclinedCardCancelsTheOrderAndReturnsTheStock) {
     auto s = seller();
     const auto p = product(s, 5);
     auto b = buyer(kDeclined);
-    auto r = place(b, {{p, 2}});
-    ASSERT_TRUE(r.status == 201 || r.status == 202) << r.body;
-    const std::string id = r.json().value("orderId", "");
-    auto o = wait_order(b.account.token, id, settled);
+    auto o = place_settled(b, {{p, 2}});
+    const std::string id = o.value("orderId", "");
     EXPECT_EQ(o.value("status", ""), "CANCELLED");
     EXPECT_EQ(o.value("cancelReason", ""), "PAYMENT_DECLINED");
     EXPECT_EQ(o.value("paymentStatus", ""), "DECLINED");
@@ -524,10 +542,8 @@ TEST_F(OrderApi, AGatewayThatNeverAnswersIsRetriedThenCompensated) {
     auto s = seller();
     const auto p = product(s, 5);
     auto b = buyer(kNeverAnswers);
-    auto r = place(b, {{p, 1}});
-    ASSERT_TRUE(r.status == 201 || r.status == 202) << r.body;
-    const std::string id = r.json().value("orderId", "");
-    auto o = wait_order(b.account.token, id, settled);
+    auto o = place_settled(b, {{p, 1}});
+    const std::string id = o.value("orderId", "");
     EXPECT_EQ(o.value("status", ""), "CANCELLED");
     EXPECT_EQ(o.value("cancelReason", ""), "PAYMENT_FAILED");
     EXPECT_EQ(o.value("paymentStatus", ""), "FAILED");
@@ -545,10 +561,8 @@ TEST_F(OrderApi, TheBuyerCancelsRefundedAndRestocked) {
     auto s = seller();
     const auto p = product(s, 5);
     auto b = buyer();
-    auto r = place(b, {{p, 3}});
-    ASSERT_TRUE(r.status == 201 || r.status == 202) << r.body;
-    const std::string id = r.json().value("orderId", "");
-    auto o = wait_order(b.account.token, id, settled);
+    auto o = place_settled(b, {{p, 3}});
+    const std::string id = o.value("orderId", "");
     ASSERT_EQ(o.value("status", ""), "CONFIRMED");
     EXPECT_EQ(stock(p), 2);
 
@@ -580,10 +594,8 @@ TEST_F(OrderApi, DeliveryEventsDriveTheOrderToDelivered) {
     auto s = seller();
     const auto p = product(s, 5);
     auto b = buyer();
-    auto r = place(b, {{p, 1}});
-    ASSERT_TRUE(r.status == 201 || r.status == 202) << r.body;
-    const std::string id = r.json().value("orderId", "");
-    auto o = wait_order(b.account.token, id, settled);
+    auto o = place_settled(b, {{p, 1}});
+    const std::string id = o.value("orderId", "");
     ASSERT_EQ(o.value("status", ""), "CONFIRMED");
     const std::string delivery = o.value("deliveryId", "");
 
@@ -712,12 +724,7 @@ TEST_F(OrderDurability, KillNineWithOrdersInFlightLosesNoAcknowledgedOrder) {
         EXPECT_TRUE(settled(o)) << o.dump();
     }
     // Every order that exists settles (also those whose answer the kill swallowed), nothing is doubled.
-    const auto deadline = std::chrono::steady_clock::now() + 60s;
-    while (std::chrono::steady_clock::now() < deadline &&
-           sql("SELECT count(*) FROM orders.orders WHERE status IN ('PENDING', 'PAID')") != "0") {
-        std::this_thread::sleep_for(200ms);
-    }
-    EXPECT_EQ(sql("SELECT count(*) FROM orders.orders WHERE status IN ('PENDING', 'PAID')"), "0");
+    expect_every_order_settles();
     EXPECT_EQ(sql("SELECT count(*) FROM (SELECT order_id FROM payment.payments GROUP BY 1 HAVING count(*) > 1) d"), "0");
     EXPECT_EQ(sql("SELECT count(*) FROM (SELECT order_id FROM delivery.deliveries GROUP BY 1 HAVING count(*) > 1) d"),
               "0");
@@ -779,12 +786,7 @@ TEST_F(OrderDurability, RedisLosesEverythingMidSaleAndNothingIsOversold) {
     EXPECT_GT(after_flush_won.load(), 0) << "orders are taken again after the gate was rebuilt; sold " << sold(p)
                                          << ", stock " << stock(p) << ", gate " << gate(p);
     EXPECT_NE(redis("GET om:gate:ready"), "") << "the gate is ready again";
-    const auto deadline = std::chrono::steady_clock::now() + 60s;
-    while (std::chrono::steady_clock::now() < deadline &&
-           sql("SELECT count(*) FROM orders.orders WHERE status IN ('PENDING', 'PAID')") != "0") {
-        std::this_thread::sleep_for(200ms);
-    }
-    EXPECT_EQ(sql("SELECT count(*) FROM orders.orders WHERE status IN ('PENDING', 'PAID')"), "0") << "every order settled";
+    expect_every_order_settles();
     EXPECT_LE(sold(p), 30) << "nothing oversold";
     EXPECT_EQ(stock(p), 30 - sold(p));
     expect_ledger_balanced();
