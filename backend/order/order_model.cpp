@@ -90,7 +90,8 @@ Decision decide(const OrderRow& current, const SagaEvent& e) {
                 // Charged after the order was cancelled: ask for the refund (again, if need be).
                 d.request_cancel = current.payment_status != "REFUNDED";
             } else if (s == Status::pending) {
-                d.status = Status::paid;
+                // The delivery may have been seen first: then the order is confirmed now.
+                d.status = current.delivery_id ? Status::confirmed : Status::paid;
             }
             break;
         case K::payment_declined:
@@ -117,7 +118,9 @@ Decision decide(const OrderRow& current, const SagaEvent& e) {
             }
             if (cancelled) {
                 d.request_cancel = current.delivery_status != "CANCELLED";
-            } else if (rank(s) < rank(Status::confirmed)) {
+            } else if (s == Status::paid) {
+                // CONFIRMED only once the payment is recorded too: a delivery seen before the approval (the two
+                // streams are consumed independently) waits for it, so a CONFIRMED order always shows its payment.
                 d.status = Status::confirmed;
             }
             break;
