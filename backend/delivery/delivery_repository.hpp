@@ -143,6 +143,9 @@ public:
     // (id, status) of deliveries moving under a carrier whose status is older than `interval_ms`, oldest first.
     Task<std::vector<std::pair<std::string, std::string>>> due_for_simulation(long interval_ms, int limit);
 
+    // For statements of other modules' helpers (the outbox).
+    pg::Pool& pool() noexcept { return db_; }
+
 private:
     Task<void> load_history(DeliveryRow& d);
     pg::Pool& db_;

@@ -15,13 +15,19 @@ Task<events::HandlerResult> DeliverySaga::on_payment_event(events::StreamEntry e
     }
     const json p = json::parse(entry.payload());
     std::vector<std::string> sellers = p.value("sellerIds", std::vector<std::string>{});
+    bool created = false;
     auto d = co_await deliveries_.create_for_order(p.at("buyerId").get<std::string>(), p.at("orderId").get<std::string>(),
-                                                   p.at("addressId").get<std::string>(), std::move(sellers));
+                                                   p.at("addressId").get<std::string>(), std::move(sellers), &created);
     if (!d) {
         // The address was deleted after the order was placed, or the order id is taken: retried, then parked
         // in the dead-letter stream for an operator.
         co_return events::HandlerResult::failure("delivery for order " + p.value("orderId", "") + ": " +
                                                  d.error().detail);
+    }
+    if (!created) {
+        // Asked again (a redelivery, or the order saga resumed because its events were lost): say it again, the
+        // order service ignores what it knows already.
+        co_await deliveries_.announce(std::move(*d));
     }
     co_return events::HandlerResult::success();
 }

@@ -203,7 +203,7 @@ Task<Result<bool>> DeliveryService::delete_address(Principal who, std::string id
 
 Task<Result<DeliveryRow>> DeliveryService::create_for_order(std::string buyer_id, std::string order_id,
                                                             std::string address_id,
-                                                            std::vector<std::string> seller_ids) {
+                                                            std::vector<std::string> seller_ids, bool* created_now) {
     if (!is_uuid(order_id)) {
         co_return std::unexpected(Error{ErrorCode::validation_failed, "orderId must be a UUID",
                                         {{"orderId", "must be a UUID"}}});
@@ -242,6 +242,9 @@ Task<Result<DeliveryRow>> DeliveryService::create_for_order(std::string buyer_id
         }
         // Otherwise the order has a delivery already; the lease rolls back.
     }
+    if (created_now) {
+        *created_now = created;
+    }
     auto existing = co_await repo_.find_by_order(order_id);
     if (!existing) {
         throw std::runtime_error("delivery of order " + order_id + " vanished");
@@ -250,6 +253,14 @@ Task<Result<DeliveryRow>> DeliveryService::create_for_order(std::string buyer_id
         co_return std::unexpected(Error{ErrorCode::conflict, "This order already has a delivery of another member"});
     }
     co_return std::move(*existing);
+}
+
+Task<void> DeliveryService::announce(DeliveryRow d) {
+    const std::string type = "DeliveryCreated";
+    const std::string source = "SYSTEM";
+    auto event = make_event(d, type, std::nullopt, d.status, now_rfc3339(), 1, source, d.carrier, d.tracking_number,
+                            nullptr);
+    co_await events::append(repo_.pool(), kOutboxTable, std::move(event));
 }
 
 Task<std::optional<DeliveryRow>> DeliveryService::cancel_for_order(std::string order_id) {

@@ -69,8 +69,12 @@ public:
     // The C++ interface for the order service (issue 5): creates the delivery of an order on the buyer's behalf,
     // with a snapshot of the buyer's address and the sellers who may advance it. Idempotent per order: a repeat
     // by the same buyer returns the existing delivery; another buyer's order answers CONFLICT.
+    // `created` (optional) tells whether this call created it.
     Task<Result<DeliveryRow>> create_for_order(std::string buyer_id, std::string order_id, std::string address_id,
-                                               std::vector<std::string> seller_ids);
+                                               std::vector<std::string> seller_ids, bool* created = nullptr);
+    // The order saga asked again for a delivery that exists (its DeliveryCreated may have been lost with Redis):
+    // publishes DeliveryCreated once more, with the delivery's current status.
+    Task<void> announce(DeliveryRow d);
     // The order saga: the order was cancelled, so its delivery is CANCELLED if it has not shipped yet. Returns the
     // delivery as it is now (nullopt: the order has no delivery yet).
     Task<std::optional<DeliveryRow>> cancel_for_order(std::string order_id);
