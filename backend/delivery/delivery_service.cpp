@@ -239,6 +239,7 @@ Task<Result<DeliveryRow>> DeliveryService::create_for_order(std::string buyer_id
             const std::string table = kOutboxTable;
             co_await events::append(tx, table, std::move(event));
             co_await repo_.commit(tx);
+            events::announce(table);
         }
         // Otherwise the order has a delivery already; the lease rolls back.
     }
@@ -412,6 +413,9 @@ Task<Result<DeliveryService::Applied>> DeliveryService::change(ChangeRequest r) 
         co_await events::append(tx, table, std::move(event));
     }
     co_await repo_.commit(tx);
+    if (!stale) {
+        events::announce(kOutboxTable);
+    }
     co_return Applied{false, !stale};
 }
 

@@ -37,6 +37,10 @@ std::string insert_sql(const std::string& table) {
 
 }  // namespace
 
+std::string outbox_topic(const std::string& table) { return "outbox:" + table; }
+std::string stream_topic(const std::string& stream) { return "stream:" + stream; }
+void announce(const std::string& table) { net::notify_topic(outbox_topic(table)); }
+
 Task<void> append(pg::Lease& tx, std::string table, OutboxEvent event) {
     auto params = pg::params(event.id, event.type, event.aggregate_id, event.payload);
     co_await tx.exec(insert_sql(table), std::move(params));
@@ -45,16 +49,23 @@ Task<void> append(pg::Lease& tx, std::string table, OutboxEvent event) {
 Task<void> append(pg::Pool& db, std::string table, OutboxEvent event) {
     auto params = pg::params(event.id, event.type, event.aggregate_id, event.payload);
     co_await db.query(insert_sql(table), std::move(params));
+    announce(table);
 }
 
 OutboxRelay::OutboxRelay(boost::asio::io_context& io, pg::Pool& db, redis::Client& redis, RelayOptions options)
-    : io_(io), db_(db), redis_(redis), options_(std::move(options)) {
+    : io_(io), wakeup_(std::make_unique<net::Wakeup>(io)), db_(db), redis_(redis), options_(std::move(options)) {
     const std::string& t = checked_table(options_.table);
+    wakeup_->subscribe(outbox_topic(t));
     claim_sql_ = "outbox.claim:" + t;
     mark_sql_ = "outbox.mark:" + t;
     db_.prepare(claim_sql_, "SELECT id::text, event_type, aggregate_id, payload::text FROM " + t +
                                 " WHERE sent_at IS NULL ORDER BY seq LIMIT $1::integer FOR UPDATE SKIP LOCKED");
     db_.prepare(mark_sql_, "UPDATE " + t + " SET sent_at = now() WHERE id = ANY($1::uuid[])");
+}
+
+void OutboxRelay::stop() noexcept {
+    stopped_ = true;
+    wakeup_->notify();
 }
 
 Task<void> OutboxRelay::pause(long ms) {
@@ -77,25 +88,41 @@ Task<int> OutboxRelay::relay_once() {
         co_await tx.exec("COMMIT");
         co_return 0;
     }
-    std::vector<std::string> sent;
-    std::exception_ptr failure;
+    // Every XADD at once (pipelined on the connection, so the entries keep the rows' order).
     const std::string max_len = std::to_string(options_.max_len);
+    std::vector<redis::Reply> replies(static_cast<std::size_t>(rows.rows()));
+    std::vector<Task<void>> adds;
+    adds.reserve(replies.size());
+    for (int i = 0; i < rows.rows(); ++i) {
+        auto add = [](redis::Client& redis, std::vector<std::string> args, redis::Reply& out) -> Task<void> {
+            out = co_await redis.command(std::move(args));
+        };
+        adds.push_back(add(redis_,
+                           redis::args("XADD", options_.stream, "MAXLEN", "~", max_len, "*", "eventId", rows.get(i, 0),
+                                       "type", rows.get(i, 1), "aggregateId", rows.get(i, 2), "payload",
+                                       rows.get(i, 3)),
+                           replies[static_cast<std::size_t>(i)]));
+    }
+    std::exception_ptr failure;
     try {
-        for (int i = 0; i < rows.rows(); ++i) {
-            const std::string id(rows.get(i, 0));
-            const std::string type(rows.get(i, 1));
-            const std::string aggregate(rows.get(i, 2));
-            const std::string payload(rows.get(i, 3));
-            auto reply = co_await redis_.command(redis::args("XADD", options_.stream, "MAXLEN", "~", max_len, "*",
-                                                             "eventId", id, "type", type, "aggregateId", aggregate,
-                                                             "payload", payload));
-            if (reply.is_error()) {
-                throw Unavailable("redis XADD " + options_.stream + ": " + reply.str);
-            }
-            sent.push_back(id);
-        }
+        co_await when_all(std::move(adds));
     } catch (...) {
         failure = std::current_exception();
+    }
+    std::vector<std::string> sent;
+    for (int i = 0; i < rows.rows(); ++i) {
+        const auto& reply = replies[static_cast<std::size_t>(i)];
+        if (reply.is_error() || reply.str.empty()) {
+            if (!failure) {
+                failure = std::make_exception_ptr(Unavailable("redis XADD " + options_.stream + ": " +
+                                                              (reply.str.empty() ? "no reply" : reply.str)));
+            }
+            continue;
+        }
+        sent.emplace_back(rows.get(i, 0));
+    }
+    if (!sent.empty()) {
+        net::notify_topic(stream_topic(options_.stream));
     }
     if (!sent.empty()) {
         co_await tx.exec_prepared(mark_sql_, pg::params(pg::uuid_array(sent)));
@@ -135,7 +162,7 @@ Task<void> OutboxRelay::run() {
             log::info("outbox relay recovered", {{"table", options_.table}, {"failures", failures}});
         }
         if (n < options_.batch) {
-            co_await pause(options_.poll_ms);
+            co_await wakeup_->wait(options_.poll_ms);
         }
     }
 }

@@ -18,9 +18,11 @@
 // The outbox table of a service must have these columns (see db/migrations/0006_delivery.sql):
 //   seq bigserial, id uuid PRIMARY KEY, event_type text, aggregate_id text, payload jsonb,
 //   created_at timestamptz DEFAULT now(), sent_at timestamptz   (+ a partial index on seq WHERE sent_at IS NULL)
+#include <memory>
 #include <string>
 
 #include "core/task.hpp"
+#include "net/wakeup.hpp"
 
 namespace boost::asio {
 class io_context;
@@ -41,6 +43,14 @@ struct OutboxEvent {
     std::string aggregate_id;  // e.g. the delivery id
     std::string payload;       // a JSON object
 };
+
+// The wake-up topics (net/wakeup.hpp): a service that committed rows to `table` calls
+// net::notify_topic(outbox_topic(table)) (append(pg::Pool&, …) does it itself); the relay, after adding entries
+// to `stream`, notifies stream_topic(stream), which wakes this process's consumers of it.
+std::string outbox_topic(const std::string& table);
+std::string stream_topic(const std::string& stream);
+// The same as net::notify_topic(outbox_topic(table)): call it after the commit of a transaction that append()ed.
+void announce(const std::string& table);
 
 // Inserts an event row into `table` ("schema.table") on a connection inside an open transaction.
 // Throws std::invalid_argument for a table name that is not [a-z_]+.[a-z_]+.
@@ -65,7 +75,7 @@ public:
 
     // Relays until stop(); PostgreSQL or Redis failures are logged and retried with backoff. Never throws.
     Task<void> run();
-    void stop() noexcept { stopped_ = true; }
+    void stop() noexcept;
 
     // One batch: returns the number of rows now in the stream and marked sent. Throws om::Unavailable
     // (PostgreSQL or Redis down); rows that reached Redis before a Redis failure are still marked sent.
@@ -75,6 +85,7 @@ private:
     Task<void> pause(long ms);
 
     boost::asio::io_context& io_;
+    std::unique_ptr<net::Wakeup> wakeup_;  // outbox_topic(table): a local commit added rows
     pg::Pool& db_;
     redis::Client& redis_;
     RelayOptions options_;

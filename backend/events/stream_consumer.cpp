@@ -1,8 +1,10 @@
 #include "events/stream_consumer.hpp"
 
 #include "events/backoff.hpp"
+#include "events/outbox_relay.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <exception>
 #include <utility>
 #include <vector>
@@ -61,7 +63,12 @@ std::string default_consumer_name(int shard) {
 
 StreamConsumer::StreamConsumer(boost::asio::io_context& io, redis::Client& redis, ConsumerOptions options,
                                StreamHandler handler)
-    : io_(io), redis_(redis), options_(std::move(options)), handler_(std::move(handler)) {
+    : io_(io),
+      wakeup_(std::make_unique<net::Wakeup>(io)),
+      redis_(redis),
+      options_(std::move(options)),
+      handler_(std::move(handler)) {
+    wakeup_->subscribe(stream_topic(options_.stream));
     if (options_.dead_letter_stream.empty()) {
         options_.dead_letter_stream = dead_letter_stream_for(options_.stream);
     }
@@ -73,6 +80,11 @@ StreamConsumer::StreamConsumer(boost::asio::io_context& io, redis::Client& redis
     }
     options_.batch = std::max(options_.batch, 1);
     options_.max_deliveries = std::max(options_.max_deliveries, 1LL);
+}
+
+void StreamConsumer::stop() noexcept {
+    stopped_ = true;
+    wakeup_->notify();
 }
 
 Task<void> StreamConsumer::pause(long ms) {
@@ -286,8 +298,10 @@ Task<void> StreamConsumer::run() {
             log::info("stream consumer recovered", {{"stream", options_.stream}, {"failures", failures}});
         }
         if (n < options_.batch) {
-            co_await pause(options_.poll_ms);
-            since_claim += options_.poll_ms;
+            const auto before = std::chrono::steady_clock::now();
+            co_await wakeup_->wait(options_.poll_ms);
+            since_claim += std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - before)
+                               .count();
         }
     }
 }

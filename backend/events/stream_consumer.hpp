@@ -24,10 +24,12 @@
 // (events/processed_events.hpp) in the transaction of the effect. Order is not guaranteed across retries.
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <unordered_map>
 
 #include "core/task.hpp"
+#include "net/wakeup.hpp"
 
 namespace boost::asio {
 class io_context;
@@ -93,7 +95,7 @@ public:
 
     // Consumes until stop(); Redis failures are logged and retried with backoff. Never throws.
     Task<void> run();
-    void stop() noexcept { stopped_ = true; }
+    void stop() noexcept;
 
     // The steps of run(), for tests and tools. Each throws om::Unavailable when Redis is unreachable.
     Task<void> ensure_group();
@@ -110,6 +112,7 @@ private:
     Task<long long> delivery_count(std::string id);
 
     boost::asio::io_context& io_;
+    std::unique_ptr<net::Wakeup> wakeup_;  // stream_topic(stream): this process's relay added entries
     redis::Client& redis_;
     ConsumerOptions options_;
     StreamHandler handler_;

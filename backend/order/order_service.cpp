@@ -534,6 +534,7 @@ Task<Result<OrderRow>> OrderService::cancel(Principal who, std::string id) {
         co_await repo_.apply(tx, id, c);
         co_await events::append(tx, kOutboxTable, cancelled_event(*o, "BUYER_CANCELLED"));
         co_await repo_.commit(tx);
+        events::announce(kOutboxTable);
     }
     auto o = co_await repo_.find(id);
     if (!o) {
@@ -604,6 +605,9 @@ Task<events::HandlerResult> OrderService::on_event(events::StreamEntry entry) {
             co_await events::append(tx, kOutboxTable, cancelled_event(*o, o->cancel_reason.value_or("CANCELLED")));
         }
         co_await repo_.commit(tx);
+        if (d.request_cancel) {
+            events::announce(kOutboxTable);
+        }
         if (d.status || d.return_stock) {
             after = std::move(*o);
             after->status = d.status.value_or(after->status);
@@ -682,6 +686,7 @@ Task<int> OrderService::resume_sagas() {
             log::warn("resuming a quiet order saga", {{"order_id", o.id}, {"status", to_string(locked->status)}});
         }
         co_await repo_.commit(tx);
+        events::announce(kOutboxTable);
     }
     co_return static_cast<int>(rows.size());
 }

@@ -2,7 +2,9 @@
 
 #include "core/error.hpp"
 #include "core/log.hpp"
+#include "events/outbox_relay.hpp"
 #include "net/pg.hpp"
+#include "order/order_service.hpp"
 
 namespace om::order {
 
@@ -68,6 +70,7 @@ Task<void> OrderWriter::write_batch(std::deque<Pending> batch) {
         failure.error = e.what();
     }
     if (!batch_failed && outcomes.size() == batch.size()) {
+        events::announce(kOutboxTable);  // OrderPlaced rows committed with the orders
         for (std::size_t i = 0; i < batch.size(); ++i) {
             WriteResult r;
             r.kind = outcomes[i].created ? WriteResult::Kind::created : WriteResult::Kind::duplicate;
@@ -100,6 +103,7 @@ Task<WriteResult> OrderWriter::write_one(std::string json) {
         if (outcomes.size() != 1) {
             co_return WriteResult{WriteResult::Kind::unknown, std::nullopt, "no outcome"};
         }
+        events::announce(kOutboxTable);
         co_return WriteResult{outcomes[0].created ? WriteResult::Kind::created : WriteResult::Kind::duplicate,
                               outcomes[0].existing_id, ""};
     } catch (const pg::SqlError& e) {

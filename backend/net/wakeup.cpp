@@ -1,0 +1,107 @@
+#include "net/wakeup.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "core/task.hpp"
+
+namespace om::net {
+
+struct Wakeup::Impl {
+    explicit Impl(boost::asio::io_context& context) : io(context), timer(context) {}
+    boost::asio::io_context& io;
+    boost::asio::steady_timer timer;
+    std::atomic<bool> pending{false};
+    bool waiting = false;
+};
+
+namespace {
+
+struct Board {
+    std::mutex mutex;
+    std::map<std::string, std::vector<std::weak_ptr<Wakeup::Impl>>> topics;
+};
+
+Board& board() {
+    static Board b;
+    return b;
+}
+
+void wake(const std::shared_ptr<Wakeup::Impl>& impl) {
+    if (impl->pending.exchange(true)) {
+        return;  // already on its way
+    }
+    boost::asio::post(impl->io, [impl] {
+        if (impl->waiting) {
+            impl->timer.cancel();
+        }
+    });
+}
+
+}  // namespace
+
+Wakeup::Wakeup(boost::asio::io_context& io) : impl_(std::make_shared<Impl>(io)) {}
+
+Wakeup::~Wakeup() {
+    Board& b = board();
+    std::lock_guard lock(b.mutex);
+    for (auto& [topic, subscribers] : b.topics) {
+        std::erase_if(subscribers, [this](const std::weak_ptr<Impl>& w) {
+            auto s = w.lock();
+            return !s || s == impl_;
+        });
+    }
+}
+
+void Wakeup::notify() { wake(impl_); }
+
+void Wakeup::subscribe(const std::string& topic) {
+    Board& b = board();
+    std::lock_guard lock(b.mutex);
+    b.topics[topic].push_back(impl_);
+}
+
+Task<void> Wakeup::wait(long ms) {
+    auto impl = impl_;
+    if (!impl->pending.exchange(false)) {
+        impl->timer.expires_after(std::chrono::milliseconds(ms));
+        impl->waiting = true;
+        CallbackAwaiter<int> sleeping([impl](std::function<void(int)> done) {
+            impl->timer.async_wait([done = std::move(done)](const boost::system::error_code&) mutable { done(0); });
+        });
+        co_await sleeping;
+        impl->waiting = false;
+        // Whatever notified us is visible now; the round that follows sees it.
+        impl->pending.store(false);
+    }
+}
+
+void notify_topic(const std::string& topic) {
+    std::vector<std::shared_ptr<Wakeup::Impl>> targets;
+    {
+        Board& b = board();
+        std::lock_guard lock(b.mutex);
+        const auto it = b.topics.find(topic);
+        if (it == b.topics.end()) {
+            return;
+        }
+        for (const auto& w : it->second) {
+            if (auto s = w.lock()) {
+                targets.push_back(std::move(s));
+            }
+        }
+    }
+    for (const auto& t : targets) {
+        wake(t);
+    }
+}
+
+}  // namespace om::net
