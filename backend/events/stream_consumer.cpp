@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <exception>
+#include <stdexcept>
 #include <utility>
 #include <vector>
 
@@ -87,6 +88,20 @@ void StreamConsumer::stop() noexcept {
     wakeup_->notify();
 }
 
+StreamHandler one_by_one(BatchHandler handler) {
+    return [handler = std::move(handler)](const StreamEntry& e) -> Task<HandlerResult> {
+        std::vector<StreamEntry> one{e};
+        auto results = co_await handler(std::move(one));
+        co_return results.empty() ? HandlerResult::failure("the batch handler answered nothing") : results[0];
+    };
+}
+
+StreamConsumer::StreamConsumer(boost::asio::io_context& io, redis::Client& redis, ConsumerOptions options,
+                               BatchHandler batch)
+    : StreamConsumer(io, redis, std::move(options), one_by_one(batch)) {
+    batch_handler_ = std::move(batch);
+}
+
 Task<void> StreamConsumer::pause(long ms) {
     auto sleep = [&io = io_](long slice) { return net::sleep_for(io, slice); };
     co_await pause_unless_stopped(sleep, ms, stopped_);
@@ -108,6 +123,19 @@ Task<void> StreamConsumer::ack(std::string id) {
     auto reply = co_await redis_.command(redis::args("XACK", options_.stream, options_.group, id));
     check(reply, "XACK " + options_.stream);
     last_error_.erase(id);
+}
+
+Task<void> StreamConsumer::ack_all(std::vector<std::string> ids) {
+    if (ids.empty()) {
+        co_return;
+    }
+    std::vector<std::string> cmd = redis::args("XACK", options_.stream, options_.group);
+    for (auto& id : ids) {
+        last_error_.erase(id);
+        cmd.push_back(std::move(id));
+    }
+    auto reply = co_await redis_.command(std::move(cmd));
+    check(reply, "XACK " + options_.stream);
 }
 
 Task<long long> StreamConsumer::delivery_count(std::string id) {
@@ -155,6 +183,38 @@ Task<void> StreamConsumer::process(StreamEntry entry) {
         co_await ack(entry.id);
         co_return;
     }
+    co_await failed(std::move(entry), std::move(result));
+}
+
+Task<void> StreamConsumer::process_batch(std::vector<StreamEntry> entries) {
+    std::vector<HandlerResult> results;
+    try {
+        std::vector<StreamEntry> copy = entries;
+        results = co_await batch_handler_(std::move(copy));
+        if (results.size() != entries.size()) {
+            throw std::runtime_error("the batch handler answered " + std::to_string(results.size()) +
+                                     " results for " + std::to_string(entries.size()) + " entries");
+        }
+    } catch (const std::exception& e) {
+        results.assign(entries.size(), HandlerResult::failure(*e.what() != '\0' ? e.what() : "handler threw"));
+    } catch (...) {
+        results.assign(entries.size(), HandlerResult::failure("handler threw a non-standard exception"));
+    }
+    std::vector<std::string> done;
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+        if (results[i].ok) {
+            done.push_back(entries[i].id);
+        }
+    }
+    co_await ack_all(std::move(done));
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+        if (!results[i].ok) {
+            co_await failed(std::move(entries[i]), std::move(results[i]));
+        }
+    }
+}
+
+Task<void> StreamConsumer::failed(StreamEntry entry, HandlerResult result) {
     if (result.error.empty()) {
         result.error = "handler failed";
     }
@@ -192,6 +252,14 @@ Task<int> StreamConsumer::read_once() {
         }
     }
     int handled = 0;
+    if (batch_handler_ && !entries.empty()) {
+        for (auto& e : entries) {
+            e.deliveries = 1;
+        }
+        handled = static_cast<int>(entries.size());
+        co_await process_batch(std::move(entries));
+        co_return handled;
+    }
     if (options_.concurrent) {
         std::vector<Task<void>> running;
         for (auto& e : entries) {

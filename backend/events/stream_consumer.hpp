@@ -27,6 +27,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "core/task.hpp"
 #include "net/wakeup.hpp"
@@ -64,6 +65,11 @@ struct HandlerResult {
 
 // A handler that throws counts as a failure with the exception's message.
 using StreamHandler = std::function<Task<HandlerResult>(const StreamEntry&)>;
+// A batch handler gets every new entry of one read at once (so that it can write them in one transaction) and
+// answers one result per entry, in order; if it throws, every entry of the batch failed.
+using BatchHandler = std::function<Task<std::vector<HandlerResult>>(std::vector<StreamEntry>)>;
+// The batch handler as a handler of one entry (retries of claimed entries go one by one).
+StreamHandler one_by_one(BatchHandler handler);
 
 struct ConsumerOptions {
     std::string stream;              // "om:events:delivery"
@@ -92,6 +98,8 @@ class StreamConsumer {
 public:
     // Everything must outlive the consumer; used only from the thread of `io`.
     StreamConsumer(boost::asio::io_context& io, redis::Client& redis, ConsumerOptions options, StreamHandler handler);
+    // New entries go to `batch` together (acknowledged with one XACK); claimed ones one by one.
+    StreamConsumer(boost::asio::io_context& io, redis::Client& redis, ConsumerOptions options, BatchHandler batch);
 
     // Consumes until stop(); Redis failures are logged and retried with backoff. Never throws.
     Task<void> run();
@@ -107,7 +115,11 @@ public:
 private:
     Task<void> pause(long ms);
     Task<void> process(StreamEntry entry);
+    Task<void> process_batch(std::vector<StreamEntry> entries);
+    // A failed handling: kept pending for a retry, or dead-lettered after max_deliveries.
+    Task<void> failed(StreamEntry entry, HandlerResult result);
     Task<void> ack(std::string id);
+    Task<void> ack_all(std::vector<std::string> ids);
     Task<void> dead_letter(StreamEntry entry, std::string error);
     Task<long long> delivery_count(std::string id);
 
@@ -116,6 +128,7 @@ private:
     redis::Client& redis_;
     ConsumerOptions options_;
     StreamHandler handler_;
+    BatchHandler batch_handler_;
     std::string claim_cursor_ = "0-0";
     std::unordered_map<std::string, std::string> last_error_;  // entry id → its handler's last failure here
     bool group_ready_ = false;

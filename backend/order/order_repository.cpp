@@ -1,5 +1,7 @@
 #include "order/order_repository.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include "common/clock.hpp"
 #include "net/pg.hpp"
 
@@ -75,6 +77,21 @@ OrderRepository::OrderRepository(pg::Pool& db) : db_(db) {
                 "history = history || $9::jsonb, "
                 "gate_epoch = coalesce($10, gate_epoch), gate_pending = gate_pending OR $11::boolean, "
                 "updated_at = now() WHERE id = $1::uuid");
+    db_.prepare("orders.lock_many", "SELECT " + kCols +
+                                        " FROM orders.orders o WHERE o.id = ANY($1::uuid[]) ORDER BY o.id FOR UPDATE");
+    db_.prepare("orders.apply_many",
+                "UPDATE orders.orders o SET status = coalesce(c.status, o.status), "
+                "cancel_reason = coalesce(c.cancel_reason, o.cancel_reason), "
+                "payment_id = coalesce(c.payment_id, o.payment_id), "
+                "payment_status = coalesce(c.payment_status, o.payment_status), "
+                "decline_code = coalesce(c.decline_code, o.decline_code), "
+                "delivery_id = coalesce(c.delivery_id, o.delivery_id), "
+                "delivery_status = coalesce(c.delivery_status, o.delivery_status), "
+                "history = o.history || c.history, gate_epoch = coalesce(c.gate_epoch, o.gate_epoch), "
+                "gate_pending = o.gate_pending OR c.gate_pending, updated_at = now() "
+                "FROM jsonb_to_recordset($1::jsonb) AS c (id uuid, status text, cancel_reason text, payment_id uuid, "
+                "payment_status text, decline_code text, delivery_id uuid, delivery_status text, history jsonb, "
+                "gate_epoch text, gate_pending boolean) WHERE o.id = c.id");
     db_.prepare("orders.gate_done", "UPDATE orders.orders SET gate_pending = false WHERE id = $1::uuid");
     db_.prepare("orders.gate_pending",
                 "SELECT " + kCols + " FROM orders.orders o WHERE o.gate_pending "
@@ -155,19 +172,52 @@ Task<std::string> OrderRepository::return_stock(pg::Lease& tx, std::string order
     co_return std::string(r.get(0, 0));
 }
 
+namespace {
+// The history gains every status passed through: the saga's events may arrive out of order (a delivery
+// before the payment's approval), and the order then moves PENDING → PAID → CONFIRMED at once.
+nlohmann::json history_of(const OrderChange& c) {
+    auto h = nlohmann::json::array();
+    for (const auto step : c.steps) {
+        h.push_back({{"status", to_string(step)}, {"at", c.at}});
+    }
+    return h;
+}
+
+nlohmann::json or_null(const std::optional<std::string>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); }
+}  // namespace
+
+Task<std::vector<OrderRow>> OrderRepository::lock_many(pg::Lease& tx, std::vector<std::string> ids) {
+    auto r = co_await tx.exec_prepared("orders.lock_many", pg::params(pg::uuid_array(ids)));
+    co_return rows(r);
+}
+
+Task<void> OrderRepository::apply_many(pg::Lease& tx, std::vector<std::pair<std::string, OrderChange>> changes) {
+    if (changes.empty()) {
+        co_return;
+    }
+    auto all = nlohmann::json::array();
+    for (const auto& [id, c] : changes) {
+        all.push_back({{"id", id},
+                       {"status", c.status ? nlohmann::json(to_string(*c.status)) : nlohmann::json(nullptr)},
+                       {"cancel_reason", or_null(c.cancel_reason)},
+                       {"payment_id", or_null(c.payment_id)},
+                       {"payment_status", or_null(c.payment_status)},
+                       {"decline_code", or_null(c.decline_code)},
+                       {"delivery_id", or_null(c.delivery_id)},
+                       {"delivery_status", or_null(c.delivery_status)},
+                       {"history", history_of(c)},
+                       {"gate_epoch", or_null(c.gate_epoch)},
+                       {"gate_pending", c.gate_pending}});
+    }
+    co_await tx.exec_prepared("orders.apply_many", pg::params(all.dump()));
+}
+
 Task<void> OrderRepository::apply(pg::Lease& tx, std::string id, OrderChange c) {
     std::optional<std::string> status;
     if (c.status) {
         status = std::string(to_string(*c.status));
     }
-    // The history gains every status passed through: the saga's events may arrive out of order (a delivery
-    // before the payment's approval), and the order then moves PENDING → PAID → CONFIRMED at once.
-    std::string history = "[";
-    for (std::size_t i = 0; i < c.steps.size(); ++i) {
-        history += (i > 0 ? ",{\"status\":\"" : "{\"status\":\"") + std::string(to_string(c.steps[i])) +
-                   "\",\"at\":\"" + c.at + "\"}";
-    }
-    history += "]";
+    const std::string history = history_of(c).dump();
     co_await tx.exec_prepared("orders.apply",
                               pg::params(id, status, c.cancel_reason, c.payment_id, c.payment_status, c.decline_code,
                                          c.delivery_id, c.delivery_status, history, c.gate_epoch,

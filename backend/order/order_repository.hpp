@@ -3,6 +3,7 @@
 // the order's transactions: product.take_stock / product.return_stock, db/migrations/0007_order_saga.sql).
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/task.hpp"
@@ -60,6 +61,10 @@ public:
     // product.return_stock: gives back what the order took (idempotent); returns the gate epoch it ran under.
     Task<std::string> return_stock(pg::Lease& tx, std::string order_id);
     Task<void> apply(pg::Lease& tx, std::string id, OrderChange c);
+    // The same for many orders at once: locks them in id order (concurrent batches queue, never deadlock)…
+    Task<std::vector<OrderRow>> lock_many(pg::Lease& tx, std::vector<std::string> ids);
+    // …and applies one change per order in one statement.
+    Task<void> apply_many(pg::Lease& tx, std::vector<std::pair<std::string, OrderChange>> changes);
     Task<void> commit(pg::Lease& tx);
 
     // ---- maintenance ----

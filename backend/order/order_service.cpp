@@ -561,67 +561,130 @@ Task<void> OrderService::give_back(OrderRow o, std::string epoch) {
 }
 
 Task<events::HandlerResult> OrderService::on_event(events::StreamEntry entry) {
-    const json p = json::parse(entry.payload());
-    auto ev = saga_event(entry.type(), p);
-    if (!ev || !p.contains("orderId") || !p["orderId"].is_string()) {
-        co_return events::HandlerResult::success();  // not an event for orders
+    std::vector<events::StreamEntry> one{std::move(entry)};
+    auto results = co_await on_events(std::move(one));
+    co_return results.at(0);
+}
+
+// A batch of saga events in one transaction: the orders they name locked in id order, each event decided against
+// its order as it stands (decide(), order_model.cpp), every change written by one statement. An order named by
+// several events of the batch takes the first here; the others go through a second round after the commit.
+Task<std::vector<events::HandlerResult>> OrderService::on_events(std::vector<events::StreamEntry> entries) {
+    std::vector<events::HandlerResult> results(entries.size(), events::HandlerResult::success());
+    struct Item {
+        std::size_t index;
+        std::string order_id;
+        SagaEvent event;
+    };
+    std::vector<Item> items;
+    std::vector<events::StreamEntry> later;  // a second event for an order of this round
+    std::vector<std::size_t> later_index;
+    std::unordered_map<std::string, std::size_t> seen;
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+        const json p = json::parse(entries[i].payload(), nullptr, false);
+        if (p.is_discarded() || !p.is_object()) {
+            results[i] = events::HandlerResult::failure("the payload is not a JSON object");
+            continue;
+        }
+        auto ev = saga_event(entries[i].type(), p);
+        if (!ev || !p.contains("orderId") || !p["orderId"].is_string()) {
+            continue;
+        }
+        std::string id = p["orderId"].get<std::string>();
+        if (!is_uuid(id)) {
+            continue;
+        }
+        if (seen.contains(id)) {
+            later.push_back(entries[i]);
+            later_index.push_back(i);
+            continue;
+        }
+        seen.emplace(id, items.size());
+        items.push_back({i, std::move(id), std::move(*ev)});
     }
-    const std::string id = p["orderId"].get<std::string>();
-    if (!is_uuid(id)) {
-        co_return events::HandlerResult::success();
+    if (items.empty()) {
+        co_return results;
     }
-    std::optional<std::string> epoch;
-    std::optional<OrderRow> after;
+    struct After {
+        OrderRow order;
+        std::optional<std::string> epoch;
+    };
+    std::vector<After> after;
+    bool cancels = false;
     {
+        std::vector<std::string> ids;
+        ids.reserve(items.size());
+        for (const auto& it : items) {
+            ids.push_back(it.order_id);
+        }
         auto tx = co_await repo_.begin();
-        auto o = co_await repo_.lock(tx, id);
-        if (!o) {
-            // A delivery made through POST /delivery/process-delivery for an order id that is not an order.
-            co_return events::HandlerResult::success();
+        auto locked = co_await repo_.lock_many(tx, std::move(ids));
+        std::unordered_map<std::string, OrderRow*> by_id;
+        for (auto& o : locked) {
+            by_id.emplace(o.id, &o);
         }
-        const Decision d = decide(*o, *ev);
-        if (!d.changes_anything() && !d.request_cancel) {
-            co_return events::HandlerResult::success();  // a repeat: nothing left to do
+        std::vector<std::pair<std::string, OrderChange>> changes;
+        const std::string at = now_rfc3339();
+        for (const auto& it : items) {
+            const auto found = by_id.find(it.order_id);
+            if (found == by_id.end()) {
+                continue;  // a delivery made through POST /delivery/process-delivery for an id that is not an order
+            }
+            OrderRow& o = *found->second;
+            const Decision d = decide(o, it.event);
+            if (!d.changes_anything() && !d.request_cancel) {
+                continue;  // a repeat: nothing left to do
+            }
+            OrderChange c;
+            c.status = d.status;
+            if (d.status) {
+                c.steps = steps(o.status, *d.status);
+            }
+            c.cancel_reason = d.cancel_reason;
+            c.payment_id = d.payment_id;
+            c.payment_status = d.payment_status;
+            c.decline_code = d.decline_code;
+            c.delivery_id = d.delivery_id;
+            c.delivery_status = d.delivery_status;
+            c.at = at;
+            std::optional<std::string> epoch;
+            if (d.return_stock) {
+                epoch = co_await repo_.return_stock(tx, o.id);
+                c.gate_epoch = epoch;
+                c.gate_pending = true;
+            }
+            if (d.request_cancel) {
+                co_await events::append(tx, kOutboxTable, cancelled_event(o, o.cancel_reason.value_or("CANCELLED")));
+                cancels = true;
+            }
+            if (d.status || d.return_stock) {
+                OrderRow a = o;
+                a.status = d.status.value_or(a.status);
+                after.push_back({std::move(a), std::move(epoch)});
+            }
+            changes.emplace_back(o.id, std::move(c));
         }
-        OrderChange c;
-        c.status = d.status;
-        if (d.status) {
-            c.steps = steps(o->status, *d.status);
-        }
-        c.cancel_reason = d.cancel_reason;
-        c.payment_id = d.payment_id;
-        c.payment_status = d.payment_status;
-        c.decline_code = d.decline_code;
-        c.delivery_id = d.delivery_id;
-        c.delivery_status = d.delivery_status;
-        c.at = now_rfc3339();
-        if (d.return_stock) {
-            epoch = co_await repo_.return_stock(tx, id);
-            c.gate_epoch = epoch;
-            c.gate_pending = true;
-        }
-        co_await repo_.apply(tx, id, c);
-        if (d.request_cancel) {
-            co_await events::append(tx, kOutboxTable, cancelled_event(*o, o->cancel_reason.value_or("CANCELLED")));
-        }
+        co_await repo_.apply_many(tx, std::move(changes));
         co_await repo_.commit(tx);
-        if (d.request_cancel) {
-            events::announce(kOutboxTable);
+    }
+    if (cancels) {
+        events::announce(kOutboxTable);
+    }
+    for (auto& a : after) {
+        if (a.epoch) {
+            co_await give_back(a.order, *a.epoch);
         }
-        if (d.status || d.return_stock) {
-            after = std::move(*o);
-            after->status = d.status.value_or(after->status);
+        if (is_settled(a.order.status)) {
+            board_.settled(a.order.id);
         }
     }
-    if (after) {
-        if (epoch) {
-            co_await give_back(*after, *epoch);
-        }
-        if (is_settled(after->status)) {
-            board_.settled(id);
+    if (!later.empty()) {
+        auto more = co_await on_events(std::move(later));
+        for (std::size_t k = 0; k < more.size(); ++k) {
+            results[later_index[k]] = std::move(more[k]);
         }
     }
-    co_return events::HandlerResult::success();
+    co_return results;
 }
 
 // ---- maintenance ---------------------------------------------------------------------------------------------

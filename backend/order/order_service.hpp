@@ -98,6 +98,8 @@ public:
 
     // ---- the saga (consumer group "orders") ----
     Task<events::HandlerResult> on_event(events::StreamEntry entry);
+    // The same for a batch of entries in one transaction; one result per entry.
+    Task<std::vector<events::HandlerResult>> on_events(std::vector<events::StreamEntry> entries);
 
     // ---- maintenance (one loop per process) ----
     // One round: rebuild the gate if Redis lost it, release abandoned reservations, finish stock give-backs,

@@ -186,7 +186,7 @@ ShardApp build_shard_app(net::ShardContext& ctx, ProcessState& process) {
     auto delivery_saga = std::make_shared<delivery::DeliverySaga>(*deliveries);
     app.owned.push_back(payment_saga);
     app.owned.push_back(delivery_saga);
-    auto consume = [&ctx, &app](const char* stream, const char* group, events::StreamHandler handler) {
+    auto consume = [&ctx, &app](const char* stream, const char* group, auto handler) {
         events::ConsumerOptions co;
         co.stream = stream;
         co.group = group;
@@ -202,15 +202,16 @@ ShardApp build_shard_app(net::ShardContext& ctx, ProcessState& process) {
         app.owned.push_back(consumer);
     };
     consume(events::kOrderStream, "payment",
-            [s = payment_saga.get()](const events::StreamEntry& e) { return s->on_order_event(e); });
+            events::StreamHandler([s = payment_saga.get()](const events::StreamEntry& e) { return s->on_order_event(e); }));
     consume(events::kPaymentStream, "delivery",
-            [s = delivery_saga.get()](const events::StreamEntry& e) { return s->on_payment_event(e); });
+            events::StreamHandler([s = delivery_saga.get()](const events::StreamEntry& e) { return s->on_payment_event(e); }));
     consume(events::kOrderStream, "delivery",
-            [s = delivery_saga.get()](const events::StreamEntry& e) { return s->on_order_event(e); });
-    consume(events::kPaymentStream, "orders",
-            [s = orders.get()](const events::StreamEntry& e) { return s->on_event(e); });
-    consume(events::kDeliveryStream, "orders",
-            [s = orders.get()](const events::StreamEntry& e) { return s->on_event(e); });
+            events::StreamHandler([s = delivery_saga.get()](const events::StreamEntry& e) { return s->on_order_event(e); }));
+    const events::BatchHandler order_events = [s = orders.get()](std::vector<events::StreamEntry> batch) {
+        return s->on_events(std::move(batch));
+    };
+    consume(events::kPaymentStream, "orders", order_events);
+    consume(events::kDeliveryStream, "orders", order_events);
 
     // Background jobs run on shard 0 only: one outbox relay per table (and one simulator, one maintenance loop)
     // per process. More processes are safe: the relay claims rows with FOR UPDATE SKIP LOCKED under a per-table

@@ -254,6 +254,47 @@ TEST(StreamConsumer, FailingEntryIsRetriedThenDeadLetteredAndReplayed) {
     EXPECT_EQ(f.pending(stream, "g"), 0);
 }
 
+TEST(StreamConsumer, BatchHandlerGetsEachReadTogetherAndFailuresAreRetriedAlone) {
+    Fixture f;
+    const auto stream = unique_stream("batch");
+    std::vector<std::size_t> batch_sizes;
+    std::map<std::string, int> calls;  // event id → how many times the handler saw it
+    bool healthy = false;
+    auto opts = fast_options(stream, "g", "c1");
+    opts.batch = 8;
+    const om::events::BatchHandler handler =
+        [&](std::vector<StreamEntry> entries) -> om::Task<std::vector<HandlerResult>> {
+        batch_sizes.push_back(entries.size());
+        std::vector<HandlerResult> out;
+        for (const auto& e : entries) {
+            ++calls[e.event_id()];
+            out.push_back(e.event_id() == "flaky" && !healthy ? HandlerResult::failure("not yet")
+                                                              : HandlerResult::success());
+        }
+        co_return out;
+    };
+    om::events::StreamConsumer c(f.io, f.redis, opts, handler);
+    ASSERT_FALSE(run(f.io, as_task_unit(c.ensure_group()))->error);
+    for (int i = 0; i < 7; ++i) {
+        f.publish(stream, "e" + std::to_string(i));
+    }
+    f.publish(stream, "flaky");
+    auto loop = start(c);
+    EXPECT_TRUE(run_until(f.io, [&] { return calls["flaky"] >= 2; }, 5s));
+    ASSERT_FALSE(batch_sizes.empty());
+    EXPECT_EQ(batch_sizes[0], 8U) << "the eight entries of one read go to the handler together";
+    EXPECT_EQ(f.pending(stream, "g"), 1) << "the seven that succeeded were acknowledged; the failure is pending";
+    for (int i = 0; i < 7; ++i) {
+        EXPECT_EQ(calls["e" + std::to_string(i)], 1);
+    }
+    healthy = true;  // the claim retries the failed entry alone, and it succeeds now
+    EXPECT_TRUE(run_until(f.io, [&] { return f.pending(stream, "g") == 0; }, 5s));
+    EXPECT_EQ(batch_sizes.back(), 1U);
+    c.stop();
+    EXPECT_TRUE(run_until(f.io, [&] { return loop->done; }, 2s));
+    EXPECT_EQ(f.xlen(stream + ":dead"), 0);
+}
+
 TEST(StreamConsumer, PendingEntriesOfADeadConsumerAreClaimed) {
     Fixture f;
     const auto stream = unique_stream("claim");
