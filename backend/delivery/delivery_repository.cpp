@@ -1,5 +1,7 @@
 #include "delivery/delivery_repository.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <charconv>
 #include <stdexcept>
@@ -117,6 +119,18 @@ DeliveryRepository::DeliveryRepository(pg::Pool& db) : db_(db) {
                 "h AS (INSERT INTO delivery.history (delivery_id, status, at, source, applied) "
                 "      SELECT id, 'READY', $7::timestamptz, 'SYSTEM', true FROM d) "
                 "SELECT id::text FROM d");
+    db_.prepare("delivery.insert_many",
+                "WITH c AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS c (id uuid, order_id uuid, buyer_id uuid, "
+                "           seller_ids uuid[], address_id uuid, address jsonb, at timestamptz)), "
+                "d AS (INSERT INTO delivery.deliveries (id, order_id, buyer_id, seller_ids, address_id, address, "
+                "           status_at, created_at, updated_at) "
+                "      SELECT id, order_id, buyer_id, seller_ids, address_id, address, at, at, at FROM c ORDER BY order_id "
+                "      ON CONFLICT (order_id) DO NOTHING RETURNING id, order_id, created_at), "
+                "h AS (INSERT INTO delivery.history (delivery_id, status, at, source, applied) "
+                "      SELECT id, 'READY', created_at, 'SYSTEM', true FROM d) "
+                "SELECT order_id::text FROM d");
+    db_.prepare("delivery.addr_find_many", "SELECT " + acols + " FROM delivery.addresses "
+                                           "WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL");
     db_.prepare("delivery.find", "SELECT " + dcols + " FROM delivery.deliveries d WHERE d.id = $1::uuid");
     db_.prepare("delivery.by_order", "SELECT " + dcols + " FROM delivery.deliveries d WHERE d.order_id = $1::uuid");
     db_.prepare("delivery.lock",
@@ -248,6 +262,38 @@ Task<std::optional<bool>> DeliveryRepository::delete_address(pg::Lease& tx, cons
 
 Task<void> DeliveryRepository::promote_newest(pg::Lease& tx, const std::string& member_id) {
     co_await tx.exec_prepared("delivery.addr_promote", pg::params(member_id));
+}
+
+Task<std::vector<std::string>> DeliveryRepository::insert_deliveries(pg::Lease& tx,
+                                                                    const std::vector<DeliveryRow>& ds) {
+    std::vector<std::string> created;
+    if (ds.empty()) {
+        co_return created;
+    }
+    std::string rows = "[";
+    for (std::size_t i = 0; i < ds.size(); ++i) {
+        const auto& d = ds[i];
+        const nlohmann::json head{{"id", d.id},           {"order_id", d.order_id},     {"buyer_id", d.buyer_id},
+                                  {"seller_ids", d.seller_ids}, {"address_id", d.address_id}, {"at", d.created_at}};
+        std::string h = head.dump();
+        h.pop_back();
+        rows += (i > 0 ? "," : "") + h + ",\"address\":" + d.address + "}";  // the snapshot is a JSON object
+    }
+    rows += "]";
+    auto r = co_await tx.exec_prepared("delivery.insert_many", pg::params(rows));
+    for (int i = 0; i < r.rows(); ++i) {
+        created.emplace_back(r.get(i, 0));
+    }
+    co_return created;
+}
+
+Task<std::vector<AddressRow>> DeliveryRepository::find_addresses(std::vector<std::string> ids) {
+    auto r = co_await db_.query_prepared("delivery.addr_find_many", pg::params(pg::uuid_array(ids)));
+    std::vector<AddressRow> out;
+    for (int i = 0; i < r.rows(); ++i) {
+        out.push_back(address_from_row(r, i));
+    }
+    co_return out;
 }
 
 Task<bool> DeliveryRepository::insert_delivery(pg::Lease& tx, const DeliveryRow& d) {

@@ -125,6 +125,10 @@ public:
 
     // Inserts the delivery and its READY history row unless the order already has one (then false).
     Task<bool> insert_delivery(pg::Lease& tx, const DeliveryRow& d);
+    // Many at once (each with its READY history row); returns the order ids whose delivery was created now.
+    Task<std::vector<std::string>> insert_deliveries(pg::Lease& tx, const std::vector<DeliveryRow>& ds);
+    // The live addresses with these ids, whoever owns them (the caller checks the owner).
+    Task<std::vector<AddressRow>> find_addresses(std::vector<std::string> ids);
     Task<std::optional<DeliveryRow>> find_delivery(const std::string& id);  // with history
     Task<std::optional<DeliveryRow>> find_by_order(const std::string& order_id);  // with history
     // SELECT ... FOR UPDATE; with `at`, also compares it (stale, future). No history.

@@ -32,6 +32,40 @@ Task<events::HandlerResult> DeliverySaga::on_payment_event(events::StreamEntry e
     co_return events::HandlerResult::success();
 }
 
+Task<std::vector<events::HandlerResult>> DeliverySaga::on_payment_events(std::vector<events::StreamEntry> entries) {
+    std::vector<events::HandlerResult> results(entries.size(), events::HandlerResult::success());
+    std::vector<DeliveryService::OrderDelivery> orders;
+    std::vector<std::size_t> index;
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+        if (entries[i].type() != "PaymentApproved") {
+            continue;
+        }
+        const json p = json::parse(entries[i].payload(), nullptr, false);
+        if (!p.is_object() || !p.contains("buyerId") || !p["buyerId"].is_string() || !p.contains("orderId") ||
+            !p["orderId"].is_string() || !p.contains("addressId") || !p["addressId"].is_string()) {
+            results[i] = events::HandlerResult::failure("PaymentApproved without buyerId, orderId or addressId");
+            continue;
+        }
+        orders.push_back({p["buyerId"].get<std::string>(), p["orderId"].get<std::string>(),
+                          p["addressId"].get<std::string>(), p.value("sellerIds", std::vector<std::string>{})});
+        index.push_back(i);
+    }
+    if (orders.empty()) {
+        co_return results;
+    }
+    auto created = co_await deliveries_.create_for_orders(orders);
+    for (std::size_t k = 0; k < orders.size(); ++k) {
+        const std::size_t i = index[k];
+        if (!created[k]) {
+            results[i] = events::HandlerResult::failure("delivery for order " + orders[k].order_id + ": " +
+                                                        created[k].error().detail);
+        } else if (!*created[k]) {
+            results[i] = co_await on_payment_event(entries[i]);  // it exists: announce it again, one by one
+        }
+    }
+    co_return results;
+}
+
 Task<events::HandlerResult> DeliverySaga::on_order_event(events::StreamEntry entry) {
     if (entry.type() != "OrderCancelled") {
         co_return events::HandlerResult::success();

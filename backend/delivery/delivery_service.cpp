@@ -1,6 +1,8 @@
 #include "delivery/delivery_service.hpp"
 
 #include <algorithm>
+#include <unordered_set>
+#include <unordered_map>
 #include <chrono>
 #include <stdexcept>
 
@@ -254,6 +256,93 @@ Task<Result<DeliveryRow>> DeliveryService::create_for_order(std::string buyer_id
         co_return std::unexpected(Error{ErrorCode::conflict, "This order already has a delivery of another member"});
     }
     co_return std::move(*existing);
+}
+
+Task<std::vector<Result<bool>>> DeliveryService::create_for_orders(std::vector<OrderDelivery> orders) {
+    std::vector<Result<bool>> out(orders.size(), false);
+    std::vector<std::string> address_ids;
+    for (std::size_t i = 0; i < orders.size(); ++i) {
+        if (!is_uuid(orders[i].order_id)) {
+            out[i] = std::unexpected(
+                Error{ErrorCode::validation_failed, "orderId must be a UUID", {{"orderId", "must be a UUID"}}});
+        } else if (!is_uuid(orders[i].address_id)) {
+            out[i] = std::unexpected(address_not_found());
+        } else {
+            address_ids.push_back(orders[i].address_id);
+        }
+    }
+    std::unordered_map<std::string, AddressRow> addresses;
+    if (!address_ids.empty()) {
+        auto found = co_await repo_.find_addresses(std::move(address_ids));
+        for (auto& a : found) {
+            std::string id = a.id;
+            addresses.emplace(std::move(id), std::move(a));
+        }
+    }
+    std::vector<DeliveryRow> rows;
+    std::vector<std::size_t> row_of;  // rows[k] is orders[row_of[k]]
+    std::unordered_set<std::string> seen;
+    const std::string at = now_rfc3339();
+    for (std::size_t i = 0; i < orders.size(); ++i) {
+        if (!out[i]) {
+            continue;
+        }
+        auto& o = orders[i];
+        const auto a = addresses.find(o.address_id);
+        if (a == addresses.end() || a->second.member_id != o.buyer_id) {
+            out[i] = std::unexpected(address_not_found());
+            continue;
+        }
+        if (!seen.insert(o.order_id).second) {
+            continue;  // the same order twice in one batch: the second one finds the first's delivery
+        }
+        std::sort(o.seller_ids.begin(), o.seller_ids.end());
+        o.seller_ids.erase(std::unique(o.seller_ids.begin(), o.seller_ids.end()), o.seller_ids.end());
+        DeliveryRow d;
+        d.id = new_uuid_v7();
+        d.order_id = o.order_id;
+        d.buyer_id = o.buyer_id;
+        d.seller_ids = o.seller_ids;
+        d.address_id = o.address_id;
+        d.address = snapshot_json(a->second);
+        d.status = "READY";
+        d.created_at = at;
+        rows.push_back(std::move(d));
+        row_of.push_back(i);
+    }
+    if (rows.empty()) {
+        co_return out;
+    }
+    std::unordered_set<std::string> created;
+    std::vector<events::OutboxEvent> announced;
+    {
+        auto tx = co_await repo_.begin();
+        auto inserted = co_await repo_.insert_deliveries(tx, rows);
+        for (auto& id : inserted) {
+            created.insert(std::move(id));
+        }
+        const std::string type = "DeliveryCreated";
+        const std::string source = "SYSTEM";
+        for (std::size_t k = 0; k < rows.size(); ++k) {
+            if (created.contains(rows[k].order_id)) {
+                announced.push_back(make_event(rows[k], type, std::nullopt, rows[k].status, rows[k].created_at, 1,
+                                               source, std::nullopt, std::nullopt, nullptr));
+                out[row_of[k]] = true;
+            }
+        }
+        const std::string table = kOutboxTable;
+        auto copy = announced;
+        co_await events::append_many(tx, table, std::move(copy));
+        co_await repo_.commit(tx);
+    }
+    if (!announced.empty()) {
+        if (publisher_ != nullptr) {
+            co_await publisher_->publish(kOutboxTable, std::move(announced));
+        } else {
+            events::announce(kOutboxTable);
+        }
+    }
+    co_return out;
 }
 
 Task<void> DeliveryService::announce(DeliveryRow d) {

@@ -14,6 +14,7 @@
 #include "core/task.hpp"
 #include "delivery/delivery_repository.hpp"
 #include "delivery/lifecycle.hpp"
+#include "events/outbox_relay.hpp"
 
 namespace om::delivery {
 
@@ -72,6 +73,17 @@ public:
     // `created` (optional) tells whether this call created it.
     Task<Result<DeliveryRow>> create_for_order(std::string buyer_id, std::string order_id, std::string address_id,
                                                std::vector<std::string> seller_ids, bool* created = nullptr);
+    struct OrderDelivery {
+        std::string buyer_id;
+        std::string order_id;
+        std::string address_id;
+        std::vector<std::string> seller_ids;
+    };
+    // create_for_order for many orders in one transaction (the saga's batch). Per order: true = created now,
+    // false = the order had a delivery already (ask create_for_order for it), or why it cannot have one.
+    Task<std::vector<Result<bool>>> create_for_orders(std::vector<OrderDelivery> orders);
+    // Publishes the saga's DeliveryCreated events at once after their commit (otherwise the relay does).
+    void set_publisher(events::Publisher* publisher) noexcept { publisher_ = publisher; }
     // The order saga asked again for a delivery that exists (its DeliveryCreated may have been lost with Redis):
     // publishes DeliveryCreated once more, with the delivery's current status.
     Task<void> announce(DeliveryRow d);
@@ -113,6 +125,7 @@ private:
     Task<Result<Applied>> change(ChangeRequest r);
 
     DeliveryRepository repo_;
+    events::Publisher* publisher_ = nullptr;
     SellerLookup sellers_;
 };
 

@@ -3,7 +3,11 @@
 #include "events/backoff.hpp"
 
 #include <algorithm>
+
+#include <nlohmann/json.hpp>
 #include <exception>
+#include <mutex>
+#include <map>
 #include <stdexcept>
 #include <vector>
 
@@ -46,10 +50,113 @@ Task<void> append(pg::Lease& tx, std::string table, OutboxEvent event) {
     co_await tx.exec(insert_sql(table), std::move(params));
 }
 
+Task<void> append_many(pg::Lease& tx, std::string table, std::vector<OutboxEvent> events) {
+    if (events.empty()) {
+        co_return;
+    }
+    // [{"id","type","aggregate","payload": <the payload itself>}, ...]: the payloads are JSON objects already.
+    std::string rows = "[";
+    for (std::size_t i = 0; i < events.size(); ++i) {
+        const auto& e = events[i];
+        const nlohmann::json head{{"id", e.id}, {"type", e.type}, {"aggregate", e.aggregate_id}};
+        std::string h = head.dump();
+        h.pop_back();  // the closing brace: the payload follows
+        rows += (i > 0 ? "," : "") + h + ",\"payload\":" + e.payload + "}";
+    }
+    rows += "]";
+    co_await tx.exec("INSERT INTO " + checked_table(table) +
+                         " (id, event_type, aggregate_id, payload) SELECT x.id, x.type, x.aggregate, x.payload "
+                         "FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (id uuid, type text, aggregate text, payload jsonb)) "
+                         "WITH ORDINALITY AS x (id, type, aggregate, payload, n) ORDER BY x.n",
+                     pg::params(rows));
+}
+
 Task<void> append(pg::Pool& db, std::string table, OutboxEvent event) {
     auto params = pg::params(event.id, event.type, event.aggregate_id, event.payload);
     co_await db.query(insert_sql(table), std::move(params));
     announce(table);
+}
+
+Task<std::vector<std::string>> add_to_stream(redis::Client& redis, std::string stream, long long max_len,
+                                             const std::vector<OutboxEvent>& events) {
+    const std::string len = std::to_string(max_len);
+    std::vector<redis::Reply> replies(events.size());
+    std::vector<Task<void>> adds;
+    adds.reserve(events.size());
+    for (std::size_t i = 0; i < events.size(); ++i) {
+        auto add = [](redis::Client& r, std::vector<std::string> args, redis::Reply& out) -> Task<void> {
+            out = co_await r.command(std::move(args));
+        };
+        const auto& e = events[i];
+        adds.push_back(add(redis,
+                           redis::args("XADD", stream, "MAXLEN", "~", len, "*", "eventId", e.id, "type", e.type,
+                                       "aggregateId", e.aggregate_id, "payload", e.payload),
+                           replies[i]));
+    }
+    std::exception_ptr failure;
+    try {
+        co_await when_all(std::move(adds));
+    } catch (...) {
+        failure = std::current_exception();
+    }
+    std::vector<std::string> sent;
+    std::string refused;
+    for (std::size_t i = 0; i < events.size(); ++i) {
+        if (replies[i].is_error() || replies[i].str.empty()) {
+            refused = replies[i].str;
+            continue;
+        }
+        sent.push_back(events[i].id);
+    }
+    if (sent.empty() && !events.empty()) {
+        if (failure) {
+            std::rethrow_exception(failure);
+        }
+        throw Unavailable("redis XADD " + stream + ": " + (refused.empty() ? "no reply" : refused));
+    }
+    co_return sent;
+}
+
+namespace {
+std::mutex& routes_mutex() {
+    static std::mutex m;
+    return m;
+}
+std::map<std::string, std::string>& routes() {
+    static std::map<std::string, std::string> r;
+    return r;
+}
+}  // namespace
+
+void Publisher::route(const std::string& table, const std::string& stream) {
+    std::lock_guard lock(routes_mutex());
+    routes()[checked_table(table)] = stream;
+}
+
+Task<void> Publisher::publish(std::string table, std::vector<OutboxEvent> events) {
+    if (events.empty()) {
+        co_return;
+    }
+    std::string stream;
+    {
+        std::lock_guard lock(routes_mutex());
+        const auto it = routes().find(table);
+        if (it == routes().end()) {
+            announce(table);  // no route: the relay sends them
+            co_return;
+        }
+        stream = it->second;
+    }
+    try {
+        const long long max_len = kDefaultMaxLen;
+        auto sent = co_await add_to_stream(redis_, stream, max_len, events);
+        net::notify_topic(stream_topic(stream));
+        co_await db_.query("UPDATE " + checked_table(table) + " SET sent_at = now() WHERE id = ANY($1::uuid[])",
+                           pg::params(pg::uuid_array(sent)));
+    } catch (const std::exception& e) {
+        log::warn("direct publish failed; the outbox relay sends the events",
+                  {{"table", table}, {"events", events.size()}, {"error", e.what()}});
+    }
 }
 
 OutboxRelay::OutboxRelay(boost::asio::io_context& io, pg::Pool& db, redis::Client& redis, RelayOptions options)
@@ -59,7 +166,8 @@ OutboxRelay::OutboxRelay(boost::asio::io_context& io, pg::Pool& db, redis::Clien
     claim_sql_ = "outbox.claim:" + t;
     mark_sql_ = "outbox.mark:" + t;
     db_.prepare(claim_sql_, "SELECT id::text, event_type, aggregate_id, payload::text FROM " + t +
-                                " WHERE sent_at IS NULL ORDER BY seq LIMIT $1::integer FOR UPDATE SKIP LOCKED");
+                                " WHERE sent_at IS NULL AND created_at <= now() - $2::bigint * interval '1 millisecond' "
+                                "ORDER BY seq LIMIT $1::integer FOR UPDATE SKIP LOCKED");
     db_.prepare(mark_sql_, "UPDATE " + t + " SET sent_at = now() WHERE id = ANY($1::uuid[])");
 }
 
@@ -83,43 +191,27 @@ Task<int> OutboxRelay::relay_once() {
         co_await tx.exec("ROLLBACK");
         co_return 0;
     }
-    auto rows = co_await tx.exec_prepared(claim_sql_, pg::params(std::to_string(options_.batch)));
+    auto rows = co_await tx.exec_prepared(
+        claim_sql_, pg::params(std::to_string(options_.batch), std::to_string(options_.min_age_ms)));
     if (rows.empty()) {
         co_await tx.exec("COMMIT");
         co_return 0;
     }
-    // Every XADD at once (pipelined on the connection, so the entries keep the rows' order).
-    const std::string max_len = std::to_string(options_.max_len);
-    std::vector<redis::Reply> replies(static_cast<std::size_t>(rows.rows()));
-    std::vector<Task<void>> adds;
-    adds.reserve(replies.size());
+    std::vector<OutboxEvent> events;
+    events.reserve(static_cast<std::size_t>(rows.rows()));
     for (int i = 0; i < rows.rows(); ++i) {
-        auto add = [](redis::Client& redis, std::vector<std::string> args, redis::Reply& out) -> Task<void> {
-            out = co_await redis.command(std::move(args));
-        };
-        adds.push_back(add(redis_,
-                           redis::args("XADD", options_.stream, "MAXLEN", "~", max_len, "*", "eventId", rows.get(i, 0),
-                                       "type", rows.get(i, 1), "aggregateId", rows.get(i, 2), "payload",
-                                       rows.get(i, 3)),
-                           replies[static_cast<std::size_t>(i)]));
+        events.push_back({std::string(rows.get(i, 0)), std::string(rows.get(i, 1)), std::string(rows.get(i, 2)),
+                          std::string(rows.get(i, 3))});
     }
     std::exception_ptr failure;
+    std::vector<std::string> sent;
     try {
-        co_await when_all(std::move(adds));
+        sent = co_await add_to_stream(redis_, options_.stream, options_.max_len, events);
+        if (sent.size() < events.size()) {
+            failure = std::make_exception_ptr(Unavailable("redis XADD " + options_.stream + ": some entries refused"));
+        }
     } catch (...) {
         failure = std::current_exception();
-    }
-    std::vector<std::string> sent;
-    for (int i = 0; i < rows.rows(); ++i) {
-        const auto& reply = replies[static_cast<std::size_t>(i)];
-        if (reply.is_error() || reply.str.empty()) {
-            if (!failure) {
-                failure = std::make_exception_ptr(Unavailable("redis XADD " + options_.stream + ": " +
-                                                              (reply.str.empty() ? "no reply" : reply.str)));
-            }
-            continue;
-        }
-        sent.emplace_back(rows.get(i, 0));
     }
     if (!sent.empty()) {
         net::notify_topic(stream_topic(options_.stream));

@@ -20,6 +20,7 @@
 //   created_at timestamptz DEFAULT now(), sent_at timestamptz   (+ a partial index on seq WHERE sent_at IS NULL)
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/task.hpp"
 #include "net/wakeup.hpp"
@@ -55,17 +56,43 @@ void announce(const std::string& table);
 // Inserts an event row into `table` ("schema.table") on a connection inside an open transaction.
 // Throws std::invalid_argument for a table name that is not [a-z_]+.[a-z_]+.
 Task<void> append(pg::Lease& tx, std::string table, OutboxEvent event);
+// Several events in one statement, in this order (inside an open transaction). No-op for none.
+Task<void> append_many(pg::Lease& tx, std::string table, std::vector<OutboxEvent> events);
 // The same as one statement of its own (for an event that follows a change already committed elsewhere, such as
 // a payment's outcome: the handler that writes it is retried until it succeeds).
 Task<void> append(pg::Pool& db, std::string table, OutboxEvent event);
+
+// Adds `events` to `stream` at once (XADDs pipelined on the connection, so they keep this order) and returns the
+// ids of those Redis took; throws om::Unavailable when it took none of them.
+Task<std::vector<std::string>> add_to_stream(redis::Client& redis, std::string stream, long long max_len,
+                                             const std::vector<OutboxEvent>& events);
+
+// Publishes a committed transaction's events at once instead of waiting for the relay: adds them to the
+// table's stream, marks them sent (one statement) and wakes this process's consumers. Never throws: whatever
+// fails stays unsent, and the relay sends it after `RelayOptions::min_age_ms`. A crash between the XADD and the
+// mark sends an event twice, as with the relay (consumers deduplicate).
+class Publisher {
+public:
+    Publisher(pg::Pool& db, redis::Client& redis) : db_(db), redis_(redis) {}
+    // Which stream a table's events go to (set up once at start, before any publish).
+    static void route(const std::string& table, const std::string& stream);
+    Task<void> publish(std::string table, std::vector<OutboxEvent> events);
+
+private:
+    pg::Pool& db_;
+    redis::Client& redis_;
+};
+
+inline constexpr long long kDefaultMaxLen = 100'000;  // XADD MAXLEN ~ of the saga's streams
 
 struct RelayOptions {
     std::string table;              // "delivery.outbox"
     std::string stream;             // "om:events:delivery"
     int batch = 100;                // rows per transaction
-    long long max_len = 100'000;    // XADD MAXLEN ~ (approximate trimming)
+    long long max_len = kDefaultMaxLen;  // XADD MAXLEN ~ (approximate trimming)
     long poll_ms = 100;             // pause when the outbox is empty
     long max_backoff_ms = 5'000;    // pause after failures doubles from poll_ms up to this
+    long min_age_ms = 0;            // only rows at least this old: younger ones are the Publisher's to send
 };
 
 class OutboxRelay {

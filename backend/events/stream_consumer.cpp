@@ -69,7 +69,7 @@ StreamConsumer::StreamConsumer(boost::asio::io_context& io, redis::Client& redis
       redis_(redis),
       options_(std::move(options)),
       handler_(std::move(handler)) {
-    wakeup_->subscribe(stream_topic(options_.stream));
+    wakeup_->subscribe(stream_topic(options_.stream), options_.group);
     if (options_.dead_letter_stream.empty()) {
         options_.dead_letter_stream = dead_letter_stream_for(options_.stream);
     }
@@ -93,6 +93,28 @@ StreamHandler one_by_one(BatchHandler handler) {
         std::vector<StreamEntry> one{e};
         auto results = co_await handler(std::move(one));
         co_return results.empty() ? HandlerResult::failure("the batch handler answered nothing") : results[0];
+    };
+}
+
+BatchHandler concurrently(StreamHandler handler) {
+    return [handler = std::move(handler)](std::vector<StreamEntry> entries) -> Task<std::vector<HandlerResult>> {
+        std::vector<HandlerResult> results(entries.size());
+        std::vector<Task<void>> running;
+        running.reserve(entries.size());
+        for (std::size_t i = 0; i < entries.size(); ++i) {
+            auto one = [](const StreamHandler& h, const StreamEntry& e, HandlerResult& out) -> Task<void> {
+                try {
+                    out = co_await h(e);
+                } catch (const std::exception& ex) {
+                    out = HandlerResult::failure(*ex.what() != '\0' ? ex.what() : "handler threw");
+                } catch (...) {
+                    out = HandlerResult::failure("handler threw a non-standard exception");
+                }
+            };
+            running.push_back(one(handler, entries[i], results[i]));
+        }
+        co_await when_all(std::move(running));
+        co_return results;
     };
 }
 

@@ -70,6 +70,8 @@ using StreamHandler = std::function<Task<HandlerResult>(const StreamEntry&)>;
 using BatchHandler = std::function<Task<std::vector<HandlerResult>>(std::vector<StreamEntry>)>;
 // The batch handler as a handler of one entry (retries of claimed entries go one by one).
 StreamHandler one_by_one(BatchHandler handler);
+// A handler of one entry run concurrently over a batch (so that the batch is acknowledged with one XACK).
+BatchHandler concurrently(StreamHandler handler);
 
 struct ConsumerOptions {
     std::string stream;              // "om:events:delivery"

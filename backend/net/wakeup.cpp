@@ -25,9 +25,14 @@ struct Wakeup::Impl {
 
 namespace {
 
+struct Team {
+    std::vector<std::weak_ptr<Wakeup::Impl>> members;
+    std::size_t next = 0;  // whose turn it is
+};
+
 struct Board {
     std::mutex mutex;
-    std::map<std::string, std::vector<std::weak_ptr<Wakeup::Impl>>> topics;
+    std::map<std::string, std::map<std::string, Team>> topics;  // topic → team → members
 };
 
 Board& board() {
@@ -53,20 +58,22 @@ Wakeup::Wakeup(boost::asio::io_context& io) : impl_(std::make_shared<Impl>(io)) 
 Wakeup::~Wakeup() {
     Board& b = board();
     std::lock_guard lock(b.mutex);
-    for (auto& [topic, subscribers] : b.topics) {
-        std::erase_if(subscribers, [this](const std::weak_ptr<Impl>& w) {
-            auto s = w.lock();
-            return !s || s == impl_;
-        });
+    for (auto& [topic, teams] : b.topics) {
+        for (auto& [name, team] : teams) {
+            std::erase_if(team.members, [this](const std::weak_ptr<Impl>& w) {
+                auto s = w.lock();
+                return !s || s == impl_;
+            });
+        }
     }
 }
 
 void Wakeup::notify() { wake(impl_); }
 
-void Wakeup::subscribe(const std::string& topic) {
+void Wakeup::subscribe(const std::string& topic, const std::string& team) {
     Board& b = board();
     std::lock_guard lock(b.mutex);
-    b.topics[topic].push_back(impl_);
+    b.topics[topic][team].members.push_back(impl_);
 }
 
 Task<void> Wakeup::wait(long ms) {
@@ -93,9 +100,15 @@ void notify_topic(const std::string& topic) {
         if (it == b.topics.end()) {
             return;
         }
-        for (const auto& w : it->second) {
-            if (auto s = w.lock()) {
-                targets.push_back(std::move(s));
+        for (auto& [name, team] : it->second) {
+            const std::size_t n = team.members.size();
+            for (std::size_t k = 0; k < n; ++k) {  // the next living member
+                auto s = team.members[(team.next + k) % n].lock();
+                if (s) {
+                    team.next = (team.next + k + 1) % n;
+                    targets.push_back(std::move(s));
+                    break;
+                }
             }
         }
     }

@@ -28,8 +28,9 @@ public:
     void notify();
     // On the io_context's thread: returns after `ms` or as soon as notified (at once if notified already).
     Task<void> wait(long ms);
-    // Wakes this loop whenever notify_topic(topic) is called.
-    void subscribe(const std::string& topic);
+    // Wakes this loop whenever notify_topic(topic) is called. Subscribers of a topic with the same `team` (the
+    // consumers of one group on the shards of this process) take turns: one of them is woken per notification.
+    void subscribe(const std::string& topic, const std::string& team = "");
 
     struct Impl;
 
@@ -37,7 +38,7 @@ private:
     std::shared_ptr<Impl> impl_;
 };
 
-// Wakes every Wakeup subscribed to `topic` in this process (no-op when none is). Thread-safe.
+// Wakes one Wakeup of every team subscribed to `topic` in this process (no-op when none is). Thread-safe.
 void notify_topic(const std::string& topic);
 
 }  // namespace om::net

@@ -372,6 +372,7 @@ Task<Result<Placed>> OrderService::place_new(Principal who, PlaceOrder cmd, std:
     draft.currency = currency;
     draft.payment_method_id = cmd.payment_method_id;
     draft.address_id = cmd.address_id;
+    events::OutboxEvent placed = placed_event(draft);
     json line_json = json::array();
     for (const auto& l : cmd.items) {
         line_json.push_back({{"productId", l.product_id}, {"quantity", l.quantity}});
@@ -388,9 +389,9 @@ Task<Result<Placed>> OrderService::place_new(Principal who, PlaceOrder cmd, std:
                        {"addressId", cmd.address_id},
                        {"epoch", reserved.epoch},
                        {"reservedAtMs", now_ms()},
-                       {"event", json::parse(placed_event(draft).payload)},
+                       {"event", json::parse(placed.payload)},
                        {"at", at}};
-    auto written = co_await writer_.write(element.dump());
+    auto written = co_await writer_.write(element.dump(), std::move(placed));
     using Kind = WriteResult::Kind;
     if (written.kind == Kind::unknown) {
         // The commit may have happened: keep the reservation; the sweeper releases it if the order never

@@ -98,6 +98,8 @@ public:
 
     // ---- the saga (consumer group "orders") ----
     Task<events::HandlerResult> on_event(events::StreamEntry entry);
+    // Publishes OrderPlaced at once after each group commit (otherwise the relay does).
+    void set_publisher(events::Publisher* publisher) noexcept { writer_.set_publisher(publisher); }
     // The same for a batch of entries in one transaction; one result per entry.
     Task<std::vector<events::HandlerResult>> on_events(std::vector<events::StreamEntry> entries);
 

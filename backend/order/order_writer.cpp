@@ -25,9 +25,9 @@ WriteResult classify(const pg::SqlError& e) {
 
 }  // namespace
 
-Task<WriteResult> OrderWriter::write(std::string order_json) {
-    CallbackAwaiter<WriteResult> written([this, &order_json](std::function<void(WriteResult)> done) {
-        queue_.push_back({std::move(order_json), std::move(done)});
+Task<WriteResult> OrderWriter::write(std::string order_json, events::OutboxEvent placed) {
+    CallbackAwaiter<WriteResult> written([this, &order_json, &placed](std::function<void(WriteResult)> done) {
+        queue_.push_back({std::move(order_json), std::move(placed), std::move(done)});
         if (!draining_) {
             draining_ = true;
             start_detached(drain(), [](std::exception_ptr) {});
@@ -70,7 +70,13 @@ Task<void> OrderWriter::write_batch(std::deque<Pending> batch) {
         failure.error = e.what();
     }
     if (!batch_failed && outcomes.size() == batch.size()) {
-        events::announce(kOutboxTable);  // OrderPlaced rows committed with the orders
+        std::vector<events::OutboxEvent> placed;  // OrderPlaced rows committed with the orders
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            if (outcomes[i].created) {
+                placed.push_back(std::move(batch[i].placed));
+            }
+        }
+        co_await publish(std::move(placed));
         for (std::size_t i = 0; i < batch.size(); ++i) {
             WriteResult r;
             r.kind = outcomes[i].created ? WriteResult::Kind::created : WriteResult::Kind::duplicate;
@@ -93,17 +99,31 @@ Task<void> OrderWriter::write_batch(std::deque<Pending> batch) {
     }
     // One order of the batch was refused: write them one by one, so that only that order fails.
     for (auto& p : batch) {
-        p.done(co_await write_one(std::move(p.json)));
+        p.done(co_await write_one(p));
     }
 }
 
-Task<WriteResult> OrderWriter::write_one(std::string json) {
+Task<void> OrderWriter::publish(std::vector<events::OutboxEvent> placed) {
+    if (placed.empty()) {
+        co_return;
+    }
+    if (publisher_ == nullptr) {
+        events::announce(kOutboxTable);
+        co_return;
+    }
+    co_await publisher_->publish(kOutboxTable, std::move(placed));
+}
+
+Task<WriteResult> OrderWriter::write_one(Pending& p) {
     try {
-        auto outcomes = co_await repo_.place("[" + json + "]", max_age_ms_);
+        auto outcomes = co_await repo_.place("[" + p.json + "]", max_age_ms_);
         if (outcomes.size() != 1) {
             co_return WriteResult{WriteResult::Kind::unknown, std::nullopt, "no outcome"};
         }
-        events::announce(kOutboxTable);
+        if (outcomes[0].created) {
+            std::vector<events::OutboxEvent> placed{std::move(p.placed)};
+            co_await publish(std::move(placed));
+        }
         co_return WriteResult{outcomes[0].created ? WriteResult::Kind::created : WriteResult::Kind::duplicate,
                               outcomes[0].existing_id, ""};
     } catch (const pg::SqlError& e) {

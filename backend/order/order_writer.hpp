@@ -9,8 +9,10 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/task.hpp"
+#include "events/outbox_relay.hpp"
 #include "order/order_repository.hpp"
 
 namespace om::order {
@@ -33,23 +35,28 @@ public:
     OrderWriter(OrderRepository& repo, std::int64_t max_age_ms, std::size_t max_batch = 64)
         : repo_(repo), max_age_ms_(max_age_ms), max_batch_(max_batch) {}
 
-    // `order_json`: one element of orders.place_orders' batch (see db/migrations/0007_order_saga.sql).
-    Task<WriteResult> write(std::string order_json);
+    // `order_json`: one element of orders.place_orders' batch (see db/migrations/0007_order_saga.sql), whose
+    // OrderPlaced is `placed` (published at once after the commit when a publisher is set).
+    Task<WriteResult> write(std::string order_json, events::OutboxEvent placed);
+    void set_publisher(events::Publisher* publisher) noexcept { publisher_ = publisher; }
 
 private:
     struct Pending {
         std::string json;
+        events::OutboxEvent placed;
         std::function<void(WriteResult)> done;
     };
     Task<void> drain();
     Task<void> write_batch(std::deque<Pending> batch);
-    Task<WriteResult> write_one(std::string json);
+    Task<WriteResult> write_one(Pending& p);
+    Task<void> publish(std::vector<events::OutboxEvent> placed);
 
     OrderRepository& repo_;
     std::int64_t max_age_ms_;
     std::size_t max_batch_;
     std::deque<Pending> queue_;
     bool draining_ = false;
+    events::Publisher* publisher_ = nullptr;
 };
 
 }  // namespace om::order

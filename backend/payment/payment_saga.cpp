@@ -5,6 +5,7 @@
 #include "common/ids.hpp"
 #include "core/log.hpp"
 #include "events/outbox_relay.hpp"
+#include "net/pg.hpp"
 #include "payment/payment_service.hpp"
 
 namespace om::payment {
@@ -50,17 +51,84 @@ events::OutboxEvent outcome_event(const json& order, const std::string& status, 
 
 }  // namespace
 
-Task<events::HandlerResult> PaymentSaga::on_order_event(events::StreamEntry entry) {
+Task<events::HandlerResult> PaymentSaga::handle(const events::StreamEntry& entry,
+                                                std::vector<events::OutboxEvent>& out) {
     if (entry.type() == "OrderPlaced") {
-        co_return co_await charge(entry.payload());
+        co_return co_await charge(entry.payload(), out);
     }
     if (entry.type() == "OrderCancelled") {
-        co_return co_await refund(entry.payload());
+        co_return co_await refund(entry.payload(), out);
     }
     co_return events::HandlerResult::success();  // not for us
 }
 
-Task<events::HandlerResult> PaymentSaga::charge(std::string payload) {
+Task<void> PaymentSaga::emit(std::vector<events::OutboxEvent> events) {
+    if (events.empty()) {
+        co_return;
+    }
+    {
+        auto lease = co_await db_.acquire();  // one autocommit statement
+        auto copy = events;
+        co_await events::append_many(lease, kOutboxTable, std::move(copy));
+    }
+    if (publisher_ != nullptr) {
+        co_await publisher_->publish(kOutboxTable, std::move(events));
+    } else {
+        events::announce(kOutboxTable);
+    }
+}
+
+Task<events::HandlerResult> PaymentSaga::on_order_event(events::StreamEntry entry) {
+    std::vector<events::StreamEntry> one{std::move(entry)};
+    auto results = co_await on_order_events(std::move(one));
+    co_return results.at(0);
+}
+
+Task<std::vector<events::HandlerResult>> PaymentSaga::on_order_events(std::vector<events::StreamEntry> entries) {
+    std::vector<events::HandlerResult> results(entries.size());
+    std::vector<std::vector<events::OutboxEvent>> outs(entries.size());
+    std::vector<Task<void>> running;
+    running.reserve(entries.size());
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+        auto one = [](PaymentSaga& saga, const events::StreamEntry& e, std::vector<events::OutboxEvent>& out,
+                      events::HandlerResult& result) -> Task<void> {
+            try {
+                result = co_await saga.handle(e, out);
+            } catch (const std::exception& ex) {
+                result = events::HandlerResult::failure(*ex.what() != '\0' ? ex.what() : "handler threw");
+                out.clear();
+            }
+        };
+        running.push_back(one(*this, entries[i], outs[i], results[i]));
+    }
+    co_await when_all(std::move(running));
+    std::vector<events::OutboxEvent> all;
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+        if (results[i].ok) {
+            for (auto& e : outs[i]) {
+                all.push_back(std::move(e));
+            }
+        }
+    }
+    std::string failed;
+    try {
+        co_await emit(std::move(all));
+    } catch (const std::exception& e) {
+        failed = *e.what() != '\0' ? e.what() : "outbox write failed";
+    }
+    if (!failed.empty()) {
+        // Nothing of the batch was announced: every entry that had something to say is retried (the charge and the
+        // refund are idempotent per order, so a retry finds the same payment).
+        for (std::size_t i = 0; i < entries.size(); ++i) {
+            if (!outs[i].empty()) {
+                results[i] = events::HandlerResult::failure("payment outbox: " + failed);
+            }
+        }
+    }
+    co_return results;
+}
+
+Task<events::HandlerResult> PaymentSaga::charge(std::string payload, std::vector<events::OutboxEvent>& out) {
     const json order = json::parse(payload);
     ProcessPayment cmd;
     cmd.order_id = order.at("orderId").get<std::string>();
@@ -76,18 +144,17 @@ Task<events::HandlerResult> PaymentSaga::charge(std::string payload) {
         }
         // The method vanished or the charge is invalid: the order cannot be paid.
         log::warn("order cannot be charged", {{"order_id", cmd.order_id}, {"error", r.error().detail}});
-        co_await events::append(db_, kOutboxTable,
-                                outcome_event(order, "FAILED", std::nullopt, std::string("payment_method_unavailable")));
+        out.push_back(outcome_event(order, "FAILED", std::nullopt, std::string("payment_method_unavailable")));
         co_return events::HandlerResult::success();
     }
     if (r->status == "PENDING") {
         co_return events::HandlerResult::failure("payment " + r->id + " is still pending");
     }
-    co_await events::append(db_, kOutboxTable, outcome_event(order, r->status, *r, r->decline_code));
+    out.push_back(outcome_event(order, r->status, *r, r->decline_code));
     co_return events::HandlerResult::success();
 }
 
-Task<events::HandlerResult> PaymentSaga::refund(std::string payload) {
+Task<events::HandlerResult> PaymentSaga::refund(std::string payload, std::vector<events::OutboxEvent>& out) {
     const json order = json::parse(payload);
     const std::string order_id = order.at("orderId").get<std::string>();
     auto p = co_await payments_.for_order(order_id);
@@ -110,7 +177,7 @@ Task<events::HandlerResult> PaymentSaga::refund(std::string payload) {
     json context = order;
     context["amount"] = p->amount;
     context["currency"] = p->currency;
-    co_await events::append(db_, kOutboxTable, outcome_event(context, p->status, p, std::nullopt));
+    out.push_back(outcome_event(context, p->status, p, std::nullopt));
     co_return events::HandlerResult::success();
 }
 

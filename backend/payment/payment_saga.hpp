@@ -4,8 +4,10 @@
 // one payment per order, UNIQUE(order_id)), refunds cancelled orders, and publishes the outcome on
 // om:events:payment through payment.outbox.
 #include <string>
+#include <vector>
 
 #include "core/task.hpp"
+#include "events/outbox_relay.hpp"
 #include "events/stream_consumer.hpp"
 
 namespace om::pg {
@@ -23,13 +25,22 @@ public:
     PaymentSaga(PaymentService& payments, pg::Pool& db) : payments_(payments), db_(db) {}
     // Handler of om:events:order entries.
     Task<events::HandlerResult> on_order_event(events::StreamEntry entry);
+    // The same for a batch: the entries are handled concurrently, and their outcome events written in one
+    // statement and published at once.
+    Task<std::vector<events::HandlerResult>> on_order_events(std::vector<events::StreamEntry> entries);
+    void set_publisher(events::Publisher* publisher) noexcept { publisher_ = publisher; }
 
 private:
-    Task<events::HandlerResult> charge(std::string payload);
-    Task<events::HandlerResult> refund(std::string payload);
+    // Each puts the outcome event to publish (if any) in `out`.
+    Task<events::HandlerResult> handle(const events::StreamEntry& entry, std::vector<events::OutboxEvent>& out);
+    Task<events::HandlerResult> charge(std::string payload, std::vector<events::OutboxEvent>& out);
+    Task<events::HandlerResult> refund(std::string payload, std::vector<events::OutboxEvent>& out);
+    // Writes the events to payment.outbox (one statement) and publishes them.
+    Task<void> emit(std::vector<events::OutboxEvent> events);
 
     PaymentService& payments_;
     pg::Pool& db_;
+    events::Publisher* publisher_ = nullptr;
 };
 
 }  // namespace om::payment

@@ -181,9 +181,20 @@ ShardApp build_shard_app(net::ShardContext& ctx, ProcessState& process) {
     order::add_routes(app.router, *orders);
     app.owned.push_back(orders);
 
+    // The saga's hot events (OrderPlaced, the payment outcome, DeliveryCreated) are published by whoever
+    // committed them, at once; the relays below send only what that missed (rows older than a second).
+    events::Publisher::route(order::kOutboxTable, events::kOrderStream);
+    events::Publisher::route(payment::kOutboxTable, events::kPaymentStream);
+    events::Publisher::route(delivery::kOutboxTable, delivery::kEventStream);
+    auto publisher = std::make_shared<events::Publisher>(ctx.db, ctx.redis);
+    app.owned.push_back(publisher);
+    orders->set_publisher(publisher.get());
+    deliveries->set_publisher(publisher.get());
+
     // The saga's consumers run on every shard (consumer groups spread the entries over shards and processes).
     auto payment_saga = std::make_shared<payment::PaymentSaga>(*payments, ctx.db);
     auto delivery_saga = std::make_shared<delivery::DeliverySaga>(*deliveries);
+    payment_saga->set_publisher(publisher.get());
     app.owned.push_back(payment_saga);
     app.owned.push_back(delivery_saga);
     auto consume = [&ctx, &app](const char* stream, const char* group, auto handler) {
@@ -202,11 +213,15 @@ ShardApp build_shard_app(net::ShardContext& ctx, ProcessState& process) {
         app.owned.push_back(consumer);
     };
     consume(events::kOrderStream, "payment",
-            events::StreamHandler([s = payment_saga.get()](const events::StreamEntry& e) { return s->on_order_event(e); }));
+            events::BatchHandler([s = payment_saga.get()](std::vector<events::StreamEntry> batch) {
+                return s->on_order_events(std::move(batch));
+            }));
     consume(events::kPaymentStream, "delivery",
-            events::StreamHandler([s = delivery_saga.get()](const events::StreamEntry& e) { return s->on_payment_event(e); }));
+            events::BatchHandler([s = delivery_saga.get()](std::vector<events::StreamEntry> batch) {
+                return s->on_payment_events(std::move(batch));
+            }));
     consume(events::kOrderStream, "delivery",
-            events::StreamHandler([s = delivery_saga.get()](const events::StreamEntry& e) { return s->on_order_event(e); }));
+            events::concurrently([s = delivery_saga.get()](const events::StreamEntry& e) { return s->on_order_event(e); }));
     const events::BatchHandler order_events = [s = orders.get()](std::vector<events::StreamEntry> batch) {
         return s->on_events(std::move(batch));
     };
@@ -224,6 +239,7 @@ ShardApp build_shard_app(net::ShardContext& ctx, ProcessState& process) {
             ro.stream = stream;
             ro.poll_ms = poll_ms;
             ro.batch = 500;
+            ro.min_age_ms = 1'000;
             auto r = std::make_shared<events::OutboxRelay>(ctx.io, ctx.db, ctx.redis, ro);
             app.background.emplace_back([p = r.get()] { return p->run(); });
             app.stop.emplace_back([p = r.get()] { p->stop(); });
