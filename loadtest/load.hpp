@@ -61,4 +61,16 @@ struct RunOptions {
 };
 int run_load(const RunOptions& options);
 
+struct HoldOptions {
+    std::string target = "http://127.0.0.1:8080";
+    int connections = 1000;
+    double hold_s = 10;
+    int processes = 1;               // each child opens connections / processes (the descriptor limit is per process)
+    int concurrency = 500;           // connects (with their first GET) in flight, over all processes
+    int timeout_ms = 10'000;         // per connect + GET
+    std::string json;                // write the report here
+};
+// Exit 0 when every connection was opened and still answered at the end, 1 otherwise, 2 on bad options.
+int run_hold(const HoldOptions& options);
+
 }  // namespace om::load

@@ -1,4 +1,5 @@
-// openmarket-load: seed a server through its API, drive it at a fixed arrival rate, audit the invariants.
+// openmarket-load: seed a server through its API, drive it at a fixed arrival rate, hold idle connections, audit
+// the invariants.
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -28,6 +29,16 @@ constexpr const char* kUsage = R"(openmarket-load: the OpenMarket load harness
       Scenarios: order (GET the product, POST /order/process-order with a fresh Idempotency-Key, poll the
       order until it settles), browse (GET /products/{id}), search (POST /products/search), mixed (60 %
       browse, 25 % search, 15 % order). --hot K sends 90 % of the orders to the first K products.
+
+  openmarket-load hold  --target URL --connections N [--hold SECONDS (10)] [--processes P (1)]
+                        [--concurrency N (500)] [--timeout-ms MS (10000)] [--json REPORT.json]
+      Opens N keep-alive connections (each sends one GET /healthz, then stays idle), holds them for --hold
+      seconds, sends one more GET /healthz on each and reports how many were opened and are still alive, the
+      failures by error and the time to open them. P child processes take N/P connections each (at most ~20,000
+      descriptors per process here). On loopback, above 5,000 connections every 5,000 bind their own source
+      address (127.0.0.2, 127.0.0.3, ...): the ephemeral ports of one address run short. --concurrency: connects
+      in flight over all processes. Prints "hold: holding ..." once all are open. Exit 1 unless all N were
+      opened and are alive at the end.
 
   openmarket-load audit --database-url URL --redis-url URL [--wait SECONDS (30)] [--quiet]
       Checks the order path's invariants after a run (no oversell, ledger balanced, stock equal in PostgreSQL
@@ -143,6 +154,26 @@ int main(int argc, char** argv) {
             o.json = text(a, "--json", o.json);
             o.quiet = a.contains("--quiet");
             return om::load::run_load(o);
+        }
+        if (cmd == "hold") {
+            if (!parse(argc, argv, a,
+                       {{"--target", true}, {"--connections", true}, {"--hold", true}, {"--processes", true},
+                        {"--concurrency", true}, {"--timeout-ms", true}, {"--json", true}})) {
+                return 2;
+            }
+            om::load::HoldOptions o;
+            o.target = text(a, "--target", o.target);
+            if (!a.contains("--connections")) {
+                std::fprintf(stderr, "hold: --connections N is required\n");
+                return 2;
+            }
+            o.connections = static_cast<int>(integer(a, "--connections", o.connections));
+            o.hold_s = number(a, "--hold", o.hold_s);
+            o.processes = static_cast<int>(integer(a, "--processes", o.processes));
+            o.concurrency = static_cast<int>(integer(a, "--concurrency", o.concurrency));
+            o.timeout_ms = static_cast<int>(integer(a, "--timeout-ms", o.timeout_ms));
+            o.json = text(a, "--json", o.json);
+            return om::load::run_hold(o);
         }
         if (cmd == "audit") {
             if (!parse(argc, argv, a,
