@@ -117,7 +117,8 @@ private:
     Task<Result<Placed>> place_new(Principal who, PlaceOrder cmd, std::string key, std::string hash,
                                    std::string order_id);
     Task<Result<Placed>> replay(OrderRow existing, std::string hash);
-    Task<Placed> wait_settled(std::string id);
+    // `fresh`: the order was written just now (PENDING), no need to read it before its saga moves.
+    Task<Placed> wait_settled(std::string id, bool fresh);
     Task<bool> ensure_gate();
     Task<void> give_back(OrderRow o, std::string epoch);
     Task<void> publish_placed(pg::Lease& tx, const OrderRow& o);
