@@ -39,6 +39,17 @@ StreamEntry parse_entry(const redis::Reply& r) {
     return e;
 }
 
+// The handler's result; an exception is a failure with its message.
+Task<HandlerResult> guarded(const StreamHandler& handler, const StreamEntry& entry) {
+    try {
+        co_return co_await handler(entry);
+    } catch (const std::exception& e) {
+        co_return HandlerResult::failure(*e.what() != '\0' ? e.what() : "handler threw");
+    } catch (...) {
+        co_return HandlerResult::failure("handler threw a non-standard exception");
+    }
+}
+
 void check(const redis::Reply& reply, const std::string& what) {
     if (reply.is_error()) {
         throw Unavailable("redis " + what + ": " + reply.str);
@@ -103,13 +114,7 @@ BatchHandler concurrently(StreamHandler handler) {
         running.reserve(entries.size());
         for (std::size_t i = 0; i < entries.size(); ++i) {
             auto one = [](const StreamHandler& h, const StreamEntry& e, HandlerResult& out) -> Task<void> {
-                try {
-                    out = co_await h(e);
-                } catch (const std::exception& ex) {
-                    out = HandlerResult::failure(*ex.what() != '\0' ? ex.what() : "handler threw");
-                } catch (...) {
-                    out = HandlerResult::failure("handler threw a non-standard exception");
-                }
+                out = co_await guarded(h, e);
             };
             running.push_back(one(handler, entries[i], results[i]));
         }
@@ -193,14 +198,7 @@ Task<void> StreamConsumer::dead_letter(StreamEntry entry, std::string error) {
 }
 
 Task<void> StreamConsumer::process(StreamEntry entry) {
-    HandlerResult result;
-    try {
-        result = co_await handler_(entry);
-    } catch (const std::exception& e) {
-        result = HandlerResult::failure(*e.what() != '\0' ? e.what() : "handler threw");
-    } catch (...) {
-        result = HandlerResult::failure("handler threw a non-standard exception");
-    }
+    HandlerResult result = co_await guarded(handler_, entry);
     if (result.ok) {
         co_await ack(entry.id);
         co_return;

@@ -1,6 +1,6 @@
 -- Issue 6: the stock of a whole group commit in one statement per product, products locked in id order.
 --
--- Until now orders.place_orders called product.take_stock once per order: one UPDATE per order line, so a
+-- Until now orders.place_orders called product.take_stock once per order (0010 makes it call this instead): one UPDATE per order line, so a
 -- batch of 64 orders for one hot product wrote 64 versions of its row, and two shards' batches that named the
 -- same products in different orders deadlocked (PostgreSQL notices after deadlock_timeout, 1 s; the batch was
 -- then retried order by order). product.take_stock_many takes every line of the batch at once: it locks the
@@ -48,55 +48,6 @@ BEGIN
     SELECT count(*) INTO taken FROM u;
     IF taken <> wanted THEN
         RAISE EXCEPTION 'a batch names a product that does not exist' USING ERRCODE = 'OM003';
-    END IF;
-END
-$$;
-
-CREATE OR REPLACE FUNCTION orders.place_orders(p_batch jsonb, p_max_age_ms bigint)
-RETURNS TABLE (order_id uuid, outcome text, existing_id uuid)
-LANGUAGE plpgsql AS $$
-DECLARE
-    o jsonb;
-    new_id uuid;
-    lines jsonb := '[]'::jsonb;
-BEGIN
-    FOR o IN SELECT x FROM jsonb_array_elements(p_batch) AS x LOOP
-        order_id := (o ->> 'id')::uuid;
-        IF (extract(epoch FROM clock_timestamp()) * 1000)::bigint - (o ->> 'reservedAtMs')::bigint > p_max_age_ms THEN
-            RAISE EXCEPTION 'the reservation of order % is older than % ms', order_id, p_max_age_ms
-                USING ERRCODE = 'OM002';
-        END IF;
-        new_id := NULL;
-        INSERT INTO orders.orders (id, buyer_id, idempotency_key, request_hash, status, items, total_amount, currency,
-                                   payment_method_id, address_id, history, gate_epoch, created_at, updated_at)
-        VALUES (order_id, (o ->> 'buyerId')::uuid, o ->> 'key', o ->> 'hash', 'PENDING', o -> 'items',
-                (o ->> 'total')::bigint, o ->> 'currency', (o ->> 'methodId')::uuid, (o ->> 'addressId')::uuid,
-                jsonb_build_array(jsonb_build_object('status', 'PENDING', 'at', o ->> 'at')), o ->> 'epoch',
-                (o ->> 'at')::timestamptz, (o ->> 'at')::timestamptz)
-        ON CONFLICT (buyer_id, idempotency_key) DO NOTHING
-        RETURNING id INTO new_id;
-        IF new_id IS NULL THEN
-            SELECT id INTO existing_id FROM orders.orders
-            WHERE buyer_id = (o ->> 'buyerId')::uuid AND idempotency_key = o ->> 'key';
-            outcome := 'DUPLICATE';
-            RETURN NEXT;
-            CONTINUE;
-        END IF;
-        lines := lines || (SELECT coalesce(jsonb_agg(jsonb_build_object('orderId', order_id, 'productId',
-                                                                         x ->> 'productId', 'quantity',
-                                                                         x -> 'quantity', 'epoch', o ->> 'epoch')),
-                                           '[]'::jsonb)
-                           FROM jsonb_array_elements(o -> 'lines') AS x);
-        INSERT INTO orders.order_sellers (seller_id, order_id)
-        SELECT DISTINCT (i ->> 'sellerId')::uuid, order_id FROM jsonb_array_elements(o -> 'items') AS i;
-        INSERT INTO orders.outbox (id, event_type, aggregate_id, payload)
-        VALUES ((o -> 'event' ->> 'eventId')::uuid, 'OrderPlaced', order_id::text, o -> 'event');
-        outcome := 'CREATED';
-        existing_id := NULL;
-        RETURN NEXT;
-    END LOOP;
-    IF jsonb_array_length(lines) > 0 THEN
-        PERFORM product.take_stock_many(lines);
     END IF;
 END
 $$;
