@@ -3,6 +3,7 @@
 // Open loop: flow i is due at start + i/rate whatever happened to earlier flows; its main request's latency is
 // measured from that intended time, so time spent waiting for a free connection or behind a slow server counts
 // (no coordinated omission). Every request is also recorded from its own send time, by kind ("steps").
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <ctime>
@@ -62,6 +63,7 @@ struct Runner {
     std::int64_t in_flight = 0;
     std::int64_t done_total = 0;
     std::int64_t done_last = 0;
+    std::int64_t window_max = 0;  // the slowest main request of the current second
     bool arrivals_done = false;
     std::uint64_t seq = 0;
     std::string key_prefix;
@@ -93,7 +95,9 @@ struct Runner {
         }
         ++stats.by_status[status_key(r)];
         if (r.status != 0) {
-            stats.latency.record(micros(r.answered - intended));
+            const auto us = micros(r.answered - intended);
+            stats.latency.record(us);
+            window_max = std::max(window_max, us);
         }
         if (ok) {
             ++stats.succeeded;
@@ -268,14 +272,16 @@ struct Runner {
             if (!opt.quiet) {
                 const double t = std::chrono::duration<double>(now - start).count();
                 std::printf("[%5.0fs] %s done %" PRId64 "/s  in flight %" PRId64 "  waiting for a connection %zu  "
-                            "errors %" PRId64 "  refused %" PRId64 "  p50 %.2f ms  p99 %.2f ms\n",
+                            "errors %" PRId64 "  refused %" PRId64 "  p50 %.2f ms  p99 %.2f ms  (max this second %.1f ms)\n",
                             t, now < measure_from ? "warm-up" : "", done_total - done_last, in_flight,
                             pool.waiting(), stats.errors, stats.refused,
                             static_cast<double>(stats.latency.percentile(50)) / 1000.0,
-                            static_cast<double>(stats.latency.percentile(99)) / 1000.0);
+                            static_cast<double>(stats.latency.percentile(99)) / 1000.0,
+                            static_cast<double>(window_max) / 1000.0);
                 std::fflush(stdout);
             }
             done_last = done_total;
+            window_max = 0;
             if ((arrivals_done && in_flight == 0) || now > drain_deadline) {
                 if (in_flight > 0) {
                     stats.errors += in_flight;
