@@ -104,7 +104,26 @@ std::string delivery_json(const DeliveryRow& d) {
         .dump();
 }
 
-DeliveryService::DeliveryService(pg::Pool& db, SellerLookup sellers) : repo_(db), sellers_(std::move(sellers)) {}
+DeliveryService::DeliveryService(pg::Pool& db, SellerLookup sellers)
+    : repo_(db),
+      addresses_([this](std::vector<std::string> ids) -> Task<std::unordered_map<std::string, AddressRow>> {
+          auto rows = co_await repo_.find_addresses(std::move(ids));
+          std::unordered_map<std::string, AddressRow> by_id;
+          for (auto& a : rows) {
+              std::string id = a.id;
+              by_id.emplace(std::move(id), std::move(a));
+          }
+          co_return by_id;
+      }),
+      sellers_(std::move(sellers)) {}
+
+Task<bool> DeliveryService::owns_address(std::string member_id, std::string address_id) {
+    if (!is_uuid(address_id)) {
+        co_return false;
+    }
+    auto a = co_await addresses_.get(std::move(address_id));
+    co_return a && a->member_id == member_id;
+}
 
 // ---- addresses ------------------------------------------------------------------------------------
 

@@ -304,11 +304,13 @@ Task<Result<Placed>> OrderService::place_new(Principal who, PlaceOrder cmd, std:
                          {"quantity", line.quantity},
                          {"lineTotal", line_total}});
     }
-    const bool method_ok = co_await methods_(who.member_id, cmd.payment_method_id);
+    // Both checks at once (each shares its query with the other orders of this shard in flight).
+    auto method_check = methods_(who.member_id, cmd.payment_method_id);
+    auto address_check = addresses_(who.member_id, cmd.address_id);
+    const auto [method_ok, address_ok] = co_await when_both(std::move(method_check), std::move(address_check));
     if (!method_ok) {
         problems.push_back({"paymentMethodId", "no such payment method"});
     }
-    const bool address_ok = co_await addresses_(who.member_id, cmd.address_id);
     if (!address_ok) {
         problems.push_back({"addressId", "no such address"});
     }

@@ -95,6 +95,7 @@ PaymentRepository::PaymentRepository(pg::Pool& db) : db_(db) {
     db_.prepare("payment.list_methods",
                 "SELECT " + mcols + " FROM payment.methods WHERE member_id = $1::uuid AND deleted_at IS NULL "
                 "ORDER BY created_at DESC, id DESC LIMIT 100");
+    db_.prepare("payment.find_methods", "SELECT " + mcols + " FROM payment.methods WHERE id = ANY($1::uuid[])");
     db_.prepare("payment.find_method",
                 "SELECT " + mcols + " FROM payment.methods WHERE id = $1::uuid AND member_id = $2::uuid "
                 "AND ($3::boolean OR deleted_at IS NULL)");
@@ -224,6 +225,16 @@ Task<std::optional<MethodRow>> PaymentRepository::find_method(std::string id, st
         co_return std::nullopt;
     }
     co_return method_from_row(r, 0);
+}
+
+Task<std::vector<MethodRow>> PaymentRepository::find_methods(std::vector<std::string> ids) {
+    auto r = co_await db_.query_prepared("payment.find_methods", pg::params(pg::uuid_array(ids)));
+    std::vector<MethodRow> out;
+    out.reserve(static_cast<std::size_t>(r.rows()));
+    for (int i = 0; i < r.rows(); ++i) {
+        out.push_back(method_from_row(r, i));
+    }
+    co_return out;
 }
 
 Task<InsertOutcome> PaymentRepository::insert_payment(const NewPayment& p, const std::optional<std::string>& key,

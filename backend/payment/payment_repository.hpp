@@ -113,6 +113,8 @@ public:
     Task<std::vector<MethodRow>> list_methods(std::string member_id);
     // A method of this member; deleted ones only with include_deleted.
     Task<std::optional<MethodRow>> find_method(std::string id, std::string member_id, bool include_deleted = false);
+    // The methods with these ids, deleted ones included, whoever owns them (the caller checks).
+    Task<std::vector<MethodRow>> find_methods(std::vector<std::string> ids);
 
     // ---- payments ----
     // Inserts the PENDING payment (and the key, when given) unless the order already has a payment or the key

@@ -1,5 +1,7 @@
 #include "payment/payment_service.hpp"
 
+#include <unordered_map>
+
 #include <nlohmann/json.hpp>
 
 #include "common/ids.hpp"
@@ -48,7 +50,18 @@ std::string request_hash(const ProcessPayment& cmd) {
 }
 
 PaymentService::PaymentService(pg::Pool& db, std::shared_ptr<GatewayClient> gateway, Sleep sleep)
-    : repo_(db), gateway_(std::move(gateway)), sleep_(std::move(sleep)) {}
+    : repo_(db),
+      methods_([this](std::vector<std::string> ids) -> Task<std::unordered_map<std::string, MethodRow>> {
+          auto rows = co_await repo_.find_methods(std::move(ids));
+          std::unordered_map<std::string, MethodRow> by_id;
+          for (auto& m : rows) {
+              std::string id = m.id;
+              by_id.emplace(std::move(id), std::move(m));
+          }
+          co_return by_id;
+      }),
+      gateway_(std::move(gateway)),
+      sleep_(std::move(sleep)) {}
 
 long PaymentService::lease_ms() const { return static_cast<long>(gateway_->max_charge_duration().count()) + 2000; }
 
@@ -166,7 +179,7 @@ Task<void> PaymentService::record(std::string payment_id, std::string kind, std:
 
 Task<PaymentRow> PaymentService::drive(PaymentRow p, std::optional<std::string> token) {
     if (!token) {
-        auto method = co_await repo_.find_method(p.method_id, p.member_id, true);
+        auto method = co_await method_of(p.method_id, p.member_id, true);
         if (!method) {
             throw std::runtime_error("payment method of a payment is missing: " + p.method_id);
         }
@@ -224,7 +237,7 @@ Task<Result<PaymentRow>> PaymentService::process(Principal who, ProcessPayment c
     if (!is_uuid(cmd.method_id)) {
         co_return std::unexpected(not_found("payment method"));
     }
-    const auto method = co_await repo_.find_method(cmd.method_id, who.member_id);
+    const auto method = co_await method_of(cmd.method_id, who.member_id);
     if (!method) {
         // A retry for an order this member has paid still gets its payment, even if the method was deleted since.
         auto existing = co_await repo_.find_by_order(cmd.order_id);
@@ -273,11 +286,19 @@ Task<Result<PaymentRow>> PaymentService::get(Principal who, std::string payment_
     co_return std::move(*p);
 }
 
+Task<std::optional<MethodRow>> PaymentService::method_of(std::string id, std::string member_id, bool include_deleted) {
+    auto m = co_await methods_.get(std::move(id));
+    if (!m || m->member_id != member_id || (m->deleted && !include_deleted)) {
+        co_return std::nullopt;
+    }
+    co_return m;
+}
+
 Task<bool> PaymentService::usable_method(std::string member_id, std::string method_id) {
     if (!is_uuid(method_id)) {
         co_return false;
     }
-    auto m = co_await repo_.find_method(method_id, member_id);
+    auto m = co_await method_of(std::move(method_id), std::move(member_id));
     co_return m.has_value();
 }
 

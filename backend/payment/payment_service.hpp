@@ -10,6 +10,7 @@
 
 #include "core/error.hpp"
 #include "core/http.hpp"
+#include "core/coalescer.hpp"
 #include "core/task.hpp"
 #include "payment/gateway_client.hpp"
 #include "payment/payment_repository.hpp"
@@ -82,6 +83,10 @@ private:
     long lease_ms() const;
 
     PaymentRepository repo_;
+    // Method lookups of concurrent requests and saga steps of this shard, one query per round trip.
+    Coalescer<std::string, MethodRow> methods_;
+    // The member's method (deleted ones only with include_deleted), through methods_.
+    Task<std::optional<MethodRow>> method_of(std::string id, std::string member_id, bool include_deleted = false);
     std::shared_ptr<GatewayClient> gateway_;
     Sleep sleep_;
 };

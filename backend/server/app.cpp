@@ -170,10 +170,8 @@ ShardApp build_shard_app(net::ShardContext& ctx, ProcessState& process) {
     auto orders = std::make_shared<order::OrderService>(
         ctx.db, ctx.redis, *products,
         [p = payments.get()](std::string member, std::string id) { return p->usable_method(std::move(member), std::move(id)); },
-        [d = deliveries.get()](std::string member, std::string id) -> Task<bool> {
-            Principal buyer{std::move(member), "BUYER", ""};  // a named local: GCC 12 and temporaries in co_await
-            auto a = co_await d->address(std::move(buyer), std::move(id));
-            co_return a.has_value();
+        [d = deliveries.get()](std::string member, std::string id) {
+            return d->owns_address(std::move(member), std::move(id));
         },
         shard_sleep(ctx), *process.settle_board,
         order::OrderOptions{ctx.config.order_settle_wait, ctx.config.order_reservation_ttl,

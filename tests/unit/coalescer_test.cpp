@@ -1,0 +1,93 @@
+// om::Coalescer: keys asked for while a fetch runs go together in the next fetch; values and failures reach
+// every caller of their batch. The fetch here is resumed by the test, so no event loop is needed.
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/coalescer.hpp"
+#include "core/task.hpp"
+
+namespace {
+
+using Map = std::unordered_map<std::string, int>;
+
+struct FakeSource {
+    std::vector<std::vector<std::string>> batches;    // the keys of each fetch
+    std::vector<std::function<void(Map)>> pending;  // completes the fetch
+    bool fail_next = false;
+
+    om::Task<Map> fetch(std::vector<std::string> keys) {
+        batches.push_back(keys);
+        if (fail_next) {
+            fail_next = false;
+            throw std::runtime_error("database down");
+        }
+        om::CallbackAwaiter<Map> answered([this](std::function<void(Map)> done) { pending.push_back(std::move(done)); });
+        co_return co_await answered;
+    }
+};
+
+struct Result {
+    bool done = false;
+    std::optional<int> value;
+    std::string error;
+};
+
+void ask(om::Coalescer<std::string, int>& c, const std::string& key, Result& out) {
+    om::start_detached(c.get(key), [&out](std::exception_ptr e, std::optional<std::optional<int>> v) {
+        out.done = true;
+        if (e) {
+            try {
+                std::rethrow_exception(e);
+            } catch (const std::exception& ex) {
+                out.error = ex.what();
+            }
+        } else if (v) {
+            out.value = *v;
+        }
+    });
+}
+
+TEST(Coalescer, KeysAskedDuringAFetchGoTogetherInTheNext) {
+    FakeSource src;
+    om::Coalescer<std::string, int> c([&src](std::vector<std::string> keys) { return src.fetch(std::move(keys)); });
+    Result a, b, d;
+    ask(c, "a", a);  // fetched at once, alone
+    ask(c, "b", b);  // waits for the first fetch...
+    ask(c, "d", d);  // ...together with this one
+    ASSERT_EQ(src.batches.size(), 1U);
+    EXPECT_EQ(src.batches[0], std::vector<std::string>{"a"});
+    src.pending[0](Map{{"a", 1}});
+    EXPECT_TRUE(a.done);
+    EXPECT_EQ(a.value, 1);
+    ASSERT_EQ(src.batches.size(), 2U);
+    EXPECT_EQ(src.batches[1], (std::vector<std::string>{"b", "d"}));
+    EXPECT_FALSE(b.done);
+    src.pending[1](Map{{"b", 2}});  // no value for "d"
+    EXPECT_EQ(b.value, 2);
+    EXPECT_TRUE(d.done);
+    EXPECT_FALSE(d.value.has_value());
+    EXPECT_TRUE(d.error.empty());
+}
+
+TEST(Coalescer, AFailedFetchFailsItsBatchOnly) {
+    FakeSource src;
+    om::Coalescer<std::string, int> c([&src](std::vector<std::string> keys) { return src.fetch(std::move(keys)); });
+    src.fail_next = true;
+    Result a;
+    ask(c, "a", a);
+    EXPECT_TRUE(a.done);
+    EXPECT_EQ(a.error, "database down");
+    Result b;
+    ask(c, "b", b);
+    ASSERT_EQ(src.pending.size(), 1U);
+    src.pending[0](Map{{"b", 7}});
+    EXPECT_EQ(b.value, 7);
+}
+
+}  // namespace
