@@ -56,6 +56,10 @@ constexpr Option options[] = {
      "age after which a stock reservation can no longer become an order; the sweeper releases it (default 10000)"},
     {"order-resume-after-ms", "OPENMARKET_ORDER_RESUME_AFTER_MS",
      "an order that stayed this long unsettled has its saga restarted (default 30000)"},
+    {"order-linger-ms", "OPENMARKET_ORDER_LINGER_MS",
+     "while orders keep coming, how long a group commit and each saga step wait for more to batch (default 3)"},
+    {"order-approval-defer-ms", "OPENMARKET_ORDER_APPROVAL_DEFER_MS",
+     "how long a payment approval waits for the delivery that confirms the order with it (default 500, 0: off)"},
     {"config", "OPENMARKET_CONFIG", "configuration file with key = value lines"},
     {"migrations-dir", "OPENMARKET_MIGRATIONS_DIR", "folder of NNNN_name.sql migrations (migrate command)"},
 };
@@ -238,6 +242,14 @@ std::optional<Error> apply(Config& c, CliResult& r, std::string_view key, std::s
         auto v = int_in(1'000, 86'400'000);
         if (!v) { return range_error(1'000, 86'400'000); }
         c.order_resume_after = std::chrono::milliseconds(*v);
+    } else if (key == "order-linger-ms") {
+        auto v = int_in(0, 100);
+        if (!v) { return range_error(0, 100); }
+        c.order_linger = std::chrono::milliseconds(*v);
+    } else if (key == "order-approval-defer-ms") {
+        auto v = int_in(0, 10'000);
+        if (!v) { return range_error(0, 10'000); }
+        c.order_approval_defer = std::chrono::milliseconds(*v);
     } else if (key == "migrations-dir") {
         r.migrations_dir = value;
     } else {

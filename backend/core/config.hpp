@@ -48,6 +48,10 @@ struct Config {
     std::chrono::milliseconds order_settle_wait{2'000};      // how long POST /order/process-order waits for the saga
     std::chrono::milliseconds order_reservation_ttl{10'000}; // a reservation older than this can no longer commit
     std::chrono::milliseconds order_resume_after{30'000};    // an unsettled order this quiet has its saga restarted
+    // Issue 6: batching under load (group commit and saga steps wait this long for more while busy), and how
+    // long a payment approval waits for the delivery that confirms its order in the same write.
+    std::chrono::milliseconds order_linger{3};
+    std::chrono::milliseconds order_approval_defer{500};
 };
 
 struct CliResult {

@@ -46,8 +46,13 @@ Task<std::vector<events::HandlerResult>> DeliverySaga::on_payment_events(std::ve
             results[i] = events::HandlerResult::failure("PaymentApproved without buyerId, orderId or addressId");
             continue;
         }
+        std::optional<std::string> payment;
+        if (p.contains("paymentId") && p["paymentId"].is_string()) {
+            payment = p["paymentId"].get<std::string>();
+        }
         orders.push_back({p["buyerId"].get<std::string>(), p["orderId"].get<std::string>(),
-                          p["addressId"].get<std::string>(), p.value("sellerIds", std::vector<std::string>{})});
+                          p["addressId"].get<std::string>(), p.value("sellerIds", std::vector<std::string>{}),
+                          std::move(payment)});
         index.push_back(i);
     }
     if (orders.empty()) {

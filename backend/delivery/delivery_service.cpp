@@ -41,7 +41,8 @@ bool visible_to(const DeliveryRow& d, const std::string& member_id) {
 events::OutboxEvent make_event(const DeliveryRow& d, const std::string& type, const std::optional<std::string>& previous,
                                const std::string& status, const std::string& at, std::int64_t version,
                                const std::string& source, const std::optional<std::string>& carrier,
-                               const std::optional<std::string>& tracking, const StatusChange* c) {
+                               const std::optional<std::string>& tracking, const StatusChange* c,
+                               const std::optional<std::string>& payment_id = std::nullopt) {
     events::OutboxEvent e;
     e.id = new_uuid_v7();
     e.type = type;
@@ -62,6 +63,9 @@ events::OutboxEvent make_event(const DeliveryRow& d, const std::string& type, co
     if (c) {
         p["location"] = opt(c->location);
         p["note"] = opt(c->note);
+    }
+    if (payment_id) {
+        p["paymentId"] = *payment_id;
     }
     e.payload = p.dump();
     return e;
@@ -345,7 +349,8 @@ Task<std::vector<Result<bool>>> DeliveryService::create_for_orders(std::vector<O
         for (std::size_t k = 0; k < rows.size(); ++k) {
             if (created.contains(rows[k].order_id)) {
                 announced.push_back(make_event(rows[k], type, std::nullopt, rows[k].status, rows[k].created_at, 1,
-                                               source, std::nullopt, std::nullopt, nullptr));
+                                               source, std::nullopt, std::nullopt, nullptr,
+                                               orders[row_of[k]].payment_id));
                 out[row_of[k]] = true;
             }
         }

@@ -79,6 +79,9 @@ public:
         std::string order_id;
         std::string address_id;
         std::vector<std::string> seller_ids;
+        // The approved payment that asked for the delivery: DeliveryCreated carries it, so that the order saga
+        // can record the payment and confirm the order in one step.
+        std::optional<std::string> payment_id;
     };
     // create_for_order for many orders in one transaction (the saga's batch). Per order: true = created now,
     // false = the order had a delivery already (ask create_for_order for it), or why it cannot have one.

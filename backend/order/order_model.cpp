@@ -122,6 +122,16 @@ Decision decide(const OrderRow& current, const SagaEvent& e) {
                 // CONFIRMED only once the payment is recorded too: a delivery seen before the approval (the two
                 // streams are consumed independently) waits for it, so a CONFIRMED order always shows its payment.
                 d.status = Status::confirmed;
+            } else if (s == Status::pending && e.payment_id && current.payment_status.value_or("") != "DECLINED" &&
+                       current.payment_status.value_or("") != "FAILED") {
+                // The delivery names the approved payment that asked for it (a delivery is created only on an
+                // approval): the payment is recorded and the order confirmed in one step, so the approval itself
+                // needs no write of its own (OrderService defers it, issue 6).
+                d.payment_id = if_changed(current.payment_id, e.payment_id);
+                if (current.payment_status != "REFUNDED") {
+                    d.payment_status = if_changed(current.payment_status, std::string("APPROVED"));
+                }
+                d.status = Status::confirmed;
             }
             break;
         case K::delivery_status: {

@@ -91,7 +91,7 @@ OrderRepository::OrderRepository(pg::Pool& db) : db_(db) {
                 "gate_pending = o.gate_pending OR c.gate_pending, updated_at = now() "
                 "FROM jsonb_to_recordset($1::jsonb) AS c (id uuid, status text, cancel_reason text, payment_id uuid, "
                 "payment_status text, decline_code text, delivery_id uuid, delivery_status text, history jsonb, "
-                "gate_epoch text, gate_pending boolean) WHERE o.id = c.id");
+                "gate_epoch text, gate_pending boolean) WHERE o.id = c.id RETURNING " + kCols);
     db_.prepare("orders.gate_done", "UPDATE orders.orders SET gate_pending = false WHERE id = $1::uuid");
     db_.prepare("orders.gate_pending",
                 "SELECT " + kCols + " FROM orders.orders o WHERE o.gate_pending "
@@ -191,9 +191,11 @@ Task<std::vector<OrderRow>> OrderRepository::lock_many(pg::Lease& tx, std::vecto
     co_return rows(r);
 }
 
-Task<void> OrderRepository::apply_many(pg::Lease& tx, std::vector<std::pair<std::string, OrderChange>> changes) {
+Task<std::vector<OrderRow>> OrderRepository::apply_many(pg::Lease& tx,
+                                                       std::vector<std::pair<std::string, OrderChange>> changes) {
+    std::vector<OrderRow> out;
     if (changes.empty()) {
-        co_return;
+        co_return out;
     }
     auto all = nlohmann::json::array();
     for (const auto& [id, c] : changes) {
@@ -209,7 +211,12 @@ Task<void> OrderRepository::apply_many(pg::Lease& tx, std::vector<std::pair<std:
                        {"gate_epoch", or_null(c.gate_epoch)},
                        {"gate_pending", c.gate_pending}});
     }
-    co_await tx.exec_prepared("orders.apply_many", pg::params(all.dump()));
+    auto r = co_await tx.exec_prepared("orders.apply_many", pg::params(all.dump()));
+    out.reserve(static_cast<std::size_t>(r.rows()));
+    for (int i = 0; i < r.rows(); ++i) {
+        out.push_back(order_from_row(r, i));
+    }
+    co_return out;
 }
 
 Task<void> OrderRepository::apply(pg::Lease& tx, std::string id, OrderChange c) {

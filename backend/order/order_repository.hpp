@@ -63,8 +63,9 @@ public:
     Task<void> apply(pg::Lease& tx, std::string id, OrderChange c);
     // The same for many orders at once: locks them in id order (concurrent batches queue, never deadlock)…
     Task<std::vector<OrderRow>> lock_many(pg::Lease& tx, std::vector<std::string> ids);
-    // …and applies one change per order in one statement.
-    Task<void> apply_many(pg::Lease& tx, std::vector<std::pair<std::string, OrderChange>> changes);
+    // …and applies one change per order in one statement; returns the orders as they stand after the changes
+    // (in no particular order).
+    Task<std::vector<OrderRow>> apply_many(pg::Lease& tx, std::vector<std::pair<std::string, OrderChange>> changes);
     Task<void> commit(pg::Lease& tx);
 
     // ---- maintenance ----

@@ -23,7 +23,12 @@ using json = nlohmann::json;
 
 struct SettleBoard::Impl {
     mutable std::mutex mu;
-    std::unordered_map<std::string, std::pair<int, bool>> watched;  // id → (watchers, settled)
+    struct Watch {
+        int watchers = 0;
+        bool settled = false;
+        std::optional<OrderRow> row;  // as committed by the settling step, when it said so
+    };
+    std::unordered_map<std::string, Watch> watched;
 };
 
 SettleBoard::SettleBoard() : impl_(std::make_unique<Impl>()) {}
@@ -31,13 +36,13 @@ SettleBoard::~SettleBoard() = default;
 
 void SettleBoard::watch(const std::string& id) {
     std::lock_guard lock(impl_->mu);
-    ++impl_->watched[id].first;
+    ++impl_->watched[id].watchers;
 }
 
 void SettleBoard::unwatch(const std::string& id) {
     std::lock_guard lock(impl_->mu);
     auto it = impl_->watched.find(id);
-    if (it != impl_->watched.end() && --it->second.first <= 0) {
+    if (it != impl_->watched.end() && --it->second.watchers <= 0) {
         impl_->watched.erase(it);
     }
 }
@@ -46,14 +51,33 @@ void SettleBoard::settled(const std::string& id) {
     std::lock_guard lock(impl_->mu);
     auto it = impl_->watched.find(id);
     if (it != impl_->watched.end()) {
-        it->second.second = true;
+        it->second.settled = true;
+        it->second.row.reset();
+    }
+}
+
+void SettleBoard::settled(OrderRow row) {
+    std::lock_guard lock(impl_->mu);
+    auto it = impl_->watched.find(row.id);
+    if (it != impl_->watched.end()) {
+        it->second.settled = true;
+        it->second.row = std::move(row);
     }
 }
 
 bool SettleBoard::is_settled(const std::string& id) const {
     std::lock_guard lock(impl_->mu);
     auto it = impl_->watched.find(id);
-    return it != impl_->watched.end() && it->second.second;
+    return it != impl_->watched.end() && it->second.settled;
+}
+
+std::optional<OrderRow> SettleBoard::settled_row(const std::string& id) const {
+    std::lock_guard lock(impl_->mu);
+    auto it = impl_->watched.find(id);
+    if (it == impl_->watched.end() || !it->second.settled) {
+        return std::nullopt;
+    }
+    return it->second.row;
 }
 
 // ---- helpers -------------------------------------------------------------------------------------------------
@@ -171,7 +195,7 @@ OrderService::OrderService(pg::Pool& db, redis::Client& redis, product::ProductS
       board_(board),
       options_(options),
       repo_(db),
-      writer_(repo_, options.reservation_ttl.count()) {}
+      writer_(repo_, options.reservation_ttl.count(), 64, sleep_, static_cast<long>(options.commit_linger.count())) {}
 
 Task<Result<Placed>> OrderService::place(Principal who, PlaceOrder cmd, std::string idempotency_key,
                                          std::string request_hash) {
@@ -457,7 +481,10 @@ Task<Placed> OrderService::wait_settled(std::string id, bool fresh) {
         const long pause = elapsed < 100 ? 4 : std::min<long>(50, static_cast<long>(elapsed / 4));
         co_await sleep_(pause);
         since_db += pause;
-        if (board_.is_settled(id) || since_db >= 500) {
+        if (auto committed = board_.settled_row(id)) {
+            row = std::move(*committed);  // this process's saga settled it: the row as it committed
+            read = true;
+        } else if (board_.is_settled(id) || since_db >= 500) {
             since_db = 0;
             row = co_await repo_.find(id);
             read = true;
@@ -586,10 +613,82 @@ Task<events::HandlerResult> OrderService::on_event(events::StreamEntry entry) {
     co_return results.at(0);
 }
 
+Task<std::vector<events::HandlerResult>> OrderService::on_events(std::vector<events::StreamEntry> entries) {
+    if (options_.approval_defer.count() <= 0) {
+        co_return co_await apply_events(std::move(entries));
+    }
+    std::vector<events::HandlerResult> results(entries.size(), events::HandlerResult::success());
+    std::vector<events::StreamEntry> now;
+    std::vector<std::size_t> now_index;
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+        if (entries[i].type() == "PaymentApproved") {
+            defer(std::move(entries[i]));
+        } else {
+            now.push_back(std::move(entries[i]));
+            now_index.push_back(i);
+        }
+    }
+    if (!now.empty()) {
+        auto applied = co_await apply_events(std::move(now));
+        for (std::size_t k = 0; k < applied.size(); ++k) {
+            results[now_index[k]] = std::move(applied[k]);
+        }
+    }
+    co_return results;
+}
+
+// A deferred approval is acknowledged in its stream before it is applied. Should this process die before that,
+// the order still gets there: the DeliveryCreated that follows names the payment, and an order left PENDING
+// has its saga resumed (OrderPlaced again, answered by the same payment's approval) after resume_after.
+void OrderService::defer(events::StreamEntry entry) {
+    deferred_.push_back({now_ms() + options_.approval_defer.count(), std::move(entry)});
+    if (!draining_deferred_) {
+        draining_deferred_ = true;
+        start_detached(drain_deferred(), [](std::exception_ptr) {});
+    }
+}
+
+Task<void> OrderService::drain_deferred() {
+    while (!deferred_.empty() && !stopped_) {
+        const std::int64_t wait = deferred_.front().due_ms - now_ms();
+        if (wait > 0) {
+            co_await sleep_(static_cast<long>(wait));
+            continue;
+        }
+        std::vector<events::StreamEntry> due;
+        const std::int64_t t = now_ms();
+        while (!deferred_.empty() && deferred_.front().due_ms <= t) {
+            due.push_back(std::move(deferred_.front().entry));
+            deferred_.pop_front();
+        }
+        std::string failed;
+        try {
+            // Mostly repeats by now (the order was confirmed with the payment): one lock of the batch, no write.
+            auto results = co_await apply_events(due);
+            for (std::size_t i = 0; i < results.size(); ++i) {
+                if (!results[i].ok) {
+                    log::warn("deferred payment approval not applied",
+                              {{"entry", due[i].id}, {"error", results[i].error}});
+                }
+            }
+        } catch (const std::exception& e) {
+            failed = *e.what() != '\0' ? e.what() : "unknown error";
+        }
+        if (!failed.empty()) {
+            log::warn("deferred payment approvals failed; retrying in 1 s", {{"entries", due.size()}, {"error", failed}});
+            for (auto& e : due) {
+                deferred_.push_back({now_ms() + 1000, std::move(e)});
+            }
+            co_await sleep_(1000);
+        }
+    }
+    draining_deferred_ = false;
+}
+
 // A batch of saga events in one transaction: the orders they name locked in id order, each event decided against
 // its order as it stands (decide(), order_model.cpp), every change written by one statement. An order named by
 // several events of the batch takes the first here; the others go through a second round after the commit.
-Task<std::vector<events::HandlerResult>> OrderService::on_events(std::vector<events::StreamEntry> entries) {
+Task<std::vector<events::HandlerResult>> OrderService::apply_events(std::vector<events::StreamEntry> entries) {
     std::vector<events::HandlerResult> results(entries.size(), events::HandlerResult::success());
     struct Item {
         std::size_t index;
@@ -630,6 +729,7 @@ Task<std::vector<events::HandlerResult>> OrderService::on_events(std::vector<eve
         std::optional<std::string> epoch;
     };
     std::vector<After> after;
+    std::vector<OrderRow> committed;  // the changed orders as they stand after the commit
     bool cancels = false;
     {
         std::vector<std::string> ids;
@@ -684,7 +784,7 @@ Task<std::vector<events::HandlerResult>> OrderService::on_events(std::vector<eve
             }
             changes.emplace_back(o.id, std::move(c));
         }
-        co_await repo_.apply_many(tx, std::move(changes));
+        committed = co_await repo_.apply_many(tx, std::move(changes));
         co_await repo_.commit(tx);
     }
     if (cancels) {
@@ -694,12 +794,14 @@ Task<std::vector<events::HandlerResult>> OrderService::on_events(std::vector<eve
         if (a.epoch) {
             co_await give_back(a.order, *a.epoch);
         }
-        if (is_settled(a.order.status)) {
-            board_.settled(a.order.id);
+    }
+    for (auto& o : committed) {
+        if (is_settled(o.status)) {
+            board_.settled(std::move(o));
         }
     }
     if (!later.empty()) {
-        auto more = co_await on_events(std::move(later));
+        auto more = co_await apply_events(std::move(later));
         for (std::size_t k = 0; k < more.size(); ++k) {
             results[later_index[k]] = std::move(more[k]);
         }

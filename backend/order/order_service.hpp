@@ -5,6 +5,7 @@
 // reservation sweeper, stock give-backs, saga resumption). Coroutine parameters are taken by value (GCC 12).
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -60,6 +61,12 @@ struct OrderOptions {
     std::chrono::milliseconds settle_wait{2000};
     std::chrono::milliseconds reservation_ttl{10000};
     std::chrono::milliseconds resume_after{30000};
+    // How long a PaymentApproved waits before it is applied on its own (0: at once). The DeliveryCreated that
+    // follows an approval names the payment and confirms the order in one write, so an approval applied only
+    // when that has not happened by then saves one order transaction per order (issue 6).
+    std::chrono::milliseconds approval_defer{500};
+    // While orders keep coming, a group commit waits this long for more orders before it is written.
+    std::chrono::milliseconds commit_linger{0};
 };
 
 // Orders that a request of this process is waiting for, and whether they have settled: the saga's handlers (on
@@ -74,7 +81,11 @@ public:
     void watch(const std::string& id);
     void unwatch(const std::string& id);
     void settled(const std::string& id);  // no-op unless watched
+    // The same with the order as it stands after its settling commit: the waiting request answers with it
+    // instead of reading it back.
+    void settled(OrderRow row);
     [[nodiscard]] bool is_settled(const std::string& id) const;
+    [[nodiscard]] std::optional<OrderRow> settled_row(const std::string& id) const;
 
 private:
     struct Impl;
@@ -100,7 +111,8 @@ public:
     Task<events::HandlerResult> on_event(events::StreamEntry entry);
     // Publishes OrderPlaced at once after each group commit (otherwise the relay does).
     void set_publisher(events::Publisher* publisher) noexcept { writer_.set_publisher(publisher); }
-    // The same for a batch of entries in one transaction; one result per entry.
+    // The same for a batch of entries in one transaction; one result per entry. PaymentApproved entries are
+    // deferred (OrderOptions::approval_defer): answered at once, applied later unless the delivery came first.
     Task<std::vector<events::HandlerResult>> on_events(std::vector<events::StreamEntry> entries);
 
     // ---- maintenance (one loop per process) ----
@@ -120,6 +132,10 @@ private:
     // `fresh`: the order was written just now (PENDING), no need to read it before its saga moves.
     Task<Placed> wait_settled(std::string id, bool fresh);
     Task<bool> ensure_gate();
+    // on_events without deferral.
+    Task<std::vector<events::HandlerResult>> apply_events(std::vector<events::StreamEntry> entries);
+    void defer(events::StreamEntry entry);
+    Task<void> drain_deferred();
     Task<void> give_back(OrderRow o, std::string epoch);
     Task<void> publish_placed(pg::Lease& tx, const OrderRow& o);
     Task<int> sweep_reservations();
@@ -136,6 +152,12 @@ private:
     OrderOptions options_;
     OrderRepository repo_;
     OrderWriter writer_;
+    struct Deferred {
+        std::int64_t due_ms;
+        events::StreamEntry entry;
+    };
+    std::deque<Deferred> deferred_;  // this shard's deferred approvals, oldest first
+    bool draining_deferred_ = false;
     bool stopped_ = false;
 };
 

@@ -38,6 +38,11 @@ Task<WriteResult> OrderWriter::write(std::string order_json, events::OutboxEvent
 
 Task<void> OrderWriter::drain() {
     while (!queue_.empty()) {
+        const bool busy = std::chrono::steady_clock::now() - last_batch_ < std::chrono::milliseconds(20);
+        if (busy && sleep_ && linger_ms_ > 0 && queue_.size() < max_batch_) {
+            co_await sleep_(linger_ms_);
+        }
+        last_batch_ = std::chrono::steady_clock::now();
         std::deque<Pending> batch;
         while (!queue_.empty() && batch.size() < max_batch_) {
             batch.push_back(std::move(queue_.front()));

@@ -4,6 +4,7 @@
 // order. While a batch is being written the next requests queue; when it commits, everything queued meanwhile
 // goes in the next batch (up to max_batch). If a batch fails, its orders are written one by one so that one
 // bad order fails alone.
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -32,8 +33,14 @@ struct WriteResult {
 
 class OrderWriter {
 public:
-    OrderWriter(OrderRepository& repo, std::int64_t max_age_ms, std::size_t max_batch = 64)
-        : repo_(repo), max_age_ms_(max_age_ms), max_batch_(max_batch) {}
+    using Sleep = std::function<Task<void>(long ms)>;
+    // `linger_ms` (with `sleep`): while orders keep coming (the last batch is less than 20 ms old), a batch waits
+    // this long for more before it is written, so that commits are shared by more orders; the first order after
+    // a quiet spell is written at once.
+    OrderWriter(OrderRepository& repo, std::int64_t max_age_ms, std::size_t max_batch = 64, Sleep sleep = {},
+                long linger_ms = 0)
+        : repo_(repo), max_age_ms_(max_age_ms), max_batch_(max_batch), sleep_(std::move(sleep)),
+          linger_ms_(linger_ms) {}
 
     // `order_json`: one element of orders.place_orders' batch (see db/migrations/0007_order_saga.sql), whose
     // OrderPlaced is `placed` (published at once after the commit when a publisher is set).
@@ -54,6 +61,9 @@ private:
     OrderRepository& repo_;
     std::int64_t max_age_ms_;
     std::size_t max_batch_;
+    Sleep sleep_;
+    long linger_ms_;
+    std::chrono::steady_clock::time_point last_batch_{};
     std::deque<Pending> queue_;
     bool draining_ = false;
     events::Publisher* publisher_ = nullptr;

@@ -135,7 +135,11 @@ PaymentRepository::PaymentRepository(pg::Pool& db) : db_(db) {
                 "           approved_at = CASE WHEN $2 = 'APPROVED' THEN now() END, updated_at = now() "
                 "           WHERE id = $1::uuid AND status = 'PENDING' RETURNING " + pcols + "), "
                 "e AS (INSERT INTO payment.payment_events (payment_id, from_status, to_status, detail) "
-                "      SELECT $1::uuid, 'PENDING', $2, $3 FROM u) "
+                "      SELECT $1::uuid, 'PENDING', $2, $3 FROM u), "
+                "a AS (INSERT INTO payment.payment_attempts (payment_id, kind, attempt, gateway_key, outcome, "
+                "      decline_code, gateway_ref, duration_ms) "
+                "      SELECT $1::uuid, $5::text, $6::integer, $7::text, $8::text, $9::text, $10::text, $11::integer "
+                "      WHERE $5::text IS NOT NULL) "
                 "SELECT * FROM u");
     db_.prepare("payment.refunded",
                 "WITH u AS (UPDATE payment.payments SET status = 'REFUNDED', refunded_at = now(), updated_at = now() "
@@ -290,8 +294,27 @@ Task<void> PaymentRepository::record_attempt(AttemptRow a) {
 
 Task<std::optional<PaymentRow>> PaymentRepository::settle(std::string id, std::string status,
                                                           std::optional<std::string> decline_code,
-                                                          std::optional<std::string> gateway_ref) {
-    auto r = co_await db_.query_prepared("payment.settle", pg::params(id, status, decline_code, gateway_ref));
+                                                          std::optional<std::string> gateway_ref,
+                                                          std::optional<AttemptRow> attempt) {
+    std::optional<std::string> kind;
+    std::optional<std::string> number;
+    std::optional<std::string> key;
+    std::optional<std::string> outcome;
+    std::optional<std::string> attempt_decline;
+    std::optional<std::string> attempt_ref;
+    std::optional<std::string> duration;
+    if (attempt) {
+        kind = attempt->kind;
+        number = std::to_string(attempt->attempt);
+        key = attempt->gateway_key;
+        outcome = attempt->outcome;
+        attempt_decline = attempt->decline_code;
+        attempt_ref = attempt->gateway_ref;
+        duration = std::to_string(attempt->duration_ms);
+    }
+    auto r = co_await db_.query_prepared("payment.settle",
+                                         pg::params(id, status, decline_code, gateway_ref, kind, number, key, outcome,
+                                                    attempt_decline, attempt_ref, duration));
     if (r.empty()) {
         co_return std::nullopt;
     }

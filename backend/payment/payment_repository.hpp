@@ -126,9 +126,11 @@ public:
     // Takes over a PENDING payment whose lease expired; true when this caller now drives it.
     Task<bool> take_over(std::string id, long lease_ms);
     Task<void> record_attempt(AttemptRow a);
-    // PENDING → status (APPROVED, DECLINED, FAILED) with its event; nullopt if it was not PENDING.
+    // PENDING → status (APPROVED, DECLINED, FAILED) with its event; nullopt if it was not PENDING. `attempt`, when
+    // given, is recorded in the same statement whether or not the payment was still PENDING.
     Task<std::optional<PaymentRow>> settle(std::string id, std::string status, std::optional<std::string> decline_code,
-                                           std::optional<std::string> gateway_ref);
+                                           std::optional<std::string> gateway_ref,
+                                           std::optional<AttemptRow> attempt = std::nullopt);
     // APPROVED → REFUNDED with its event; nullopt if it was not APPROVED.
     Task<std::optional<PaymentRow>> mark_refunded(std::string id, std::string refund_ref);
     Task<void> record_event(std::string payment_id, std::optional<std::string> from, std::string to, std::string detail);

@@ -163,7 +163,9 @@ Task<Result<bool>> PaymentService::delete_method(Principal who, std::string id) 
 
 // ---- payments -----------------------------------------------------------------------------------------
 
-Task<void> PaymentService::record(std::string payment_id, std::string kind, std::string key, Attempt a) {
+namespace {
+
+AttemptRow attempt_row(std::string payment_id, std::string kind, std::string key, const Attempt& a) {
     AttemptRow row;
     row.payment_id = std::move(payment_id);
     row.kind = std::move(kind);
@@ -174,7 +176,22 @@ Task<void> PaymentService::record(std::string payment_id, std::string kind, std:
     row.decline_code = opt(a.result.decline_code);
     row.gateway_ref = opt(a.result.reference);
     row.duration_ms = a.duration_ms;
-    co_await repo_.record_attempt(std::move(row));
+    return row;
+}
+
+}  // namespace
+
+Task<void> PaymentService::record(std::string payment_id, std::string kind, std::string key, Attempt a) {
+    co_await repo_.record_attempt(attempt_row(std::move(payment_id), std::move(kind), std::move(key), a));
+}
+
+Task<void> PaymentService::hold_attempt(std::shared_ptr<std::optional<AttemptRow>> slot, AttemptRow row) {
+    if (*slot) {
+        AttemptRow earlier = std::move(**slot);
+        slot->reset();
+        co_await repo_.record_attempt(std::move(earlier));
+    }
+    *slot = std::move(row);
 }
 
 Task<PaymentRow> PaymentService::drive(PaymentRow p, std::optional<std::string> token) {
@@ -193,15 +210,30 @@ Task<PaymentRow> PaymentService::drive(PaymentRow p, std::optional<std::string> 
     req.reference = p.id;
     const std::string key = req.idempotency_key;
     const std::string id = p.id;
-    AttemptObserver observe = [this, id, key](Attempt a) { return record(id, "CHARGE", key, std::move(a)); };
-    const auto result = co_await gateway_->charge(std::move(req), std::move(observe));
+    auto last_attempt = std::make_shared<std::optional<AttemptRow>>();
+    AttemptObserver observe = [this, id, key, last_attempt](Attempt a) {
+        return hold_attempt(last_attempt, attempt_row(id, "CHARGE", key, a));
+    };
+    GatewayResult result;
+    std::exception_ptr failure;
+    try {
+        result = co_await gateway_->charge(std::move(req), std::move(observe));
+    } catch (...) {
+        failure = std::current_exception();
+    }
+    if (failure) {
+        if (*last_attempt) {
+            co_await repo_.record_attempt(std::move(**last_attempt));
+        }
+        std::rethrow_exception(failure);
+    }
     const auto sc = status_of(result);
     if (result.outcome == Outcome::timeout) {
         // The gateway may have charged after all; a reconciler could ask it again with the same key
         // (docs/payment-gateways.md). We report FAILED and never charge this payment again.
         log::warn("payment charge timed out", {{"payment_id", id}});
     }
-    auto settled = co_await repo_.settle(id, sc.first, sc.second, opt(result.reference));
+    auto settled = co_await repo_.settle(id, sc.first, sc.second, opt(result.reference), std::move(*last_attempt));
     if (!settled) {
         auto now = co_await repo_.find_payment(id);  // settled by a request that took it over meanwhile
         co_return std::move(*now);

@@ -80,6 +80,9 @@ private:
     Task<PaymentRow> drive(PaymentRow p, std::optional<std::string> token);
     Task<Result<PaymentRow>> settled(PaymentRow p);
     Task<void> record(std::string payment_id, std::string kind, std::string key, Attempt a);
+    // Keeps a charge's latest attempt in `slot` so that settle() writes it with the outcome (one statement less
+    // per payment); an earlier attempt (a retry followed) is written at once.
+    Task<void> hold_attempt(std::shared_ptr<std::optional<AttemptRow>> slot, AttemptRow row);
     long lease_ms() const;
 
     PaymentRepository repo_;

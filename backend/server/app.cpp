@@ -175,7 +175,7 @@ ShardApp build_shard_app(net::ShardContext& ctx, ProcessState& process) {
         },
         shard_sleep(ctx), *process.settle_board,
         order::OrderOptions{ctx.config.order_settle_wait, ctx.config.order_reservation_ttl,
-                            ctx.config.order_resume_after});
+                            ctx.config.order_resume_after, ctx.config.order_approval_defer, ctx.config.order_linger});
     order::add_routes(app.router, *orders);
     app.owned.push_back(orders);
 
@@ -205,6 +205,7 @@ ShardApp build_shard_app(net::ShardContext& ctx, ProcessState& process) {
         co.claim_idle_ms = 15'000;
         co.concurrent = true;
         co.start_id = "0";
+        co.linger_ms = static_cast<long>(ctx.config.order_linger.count());
         auto consumer = std::make_shared<events::StreamConsumer>(ctx.io, ctx.redis, co, std::move(handler));
         app.background.emplace_back([c = consumer.get()] { return c->run(); });
         app.stop.emplace_back([c = consumer.get()] { c->stop(); });
@@ -243,9 +244,12 @@ ShardApp build_shard_app(net::ShardContext& ctx, ProcessState& process) {
             app.stop.emplace_back([p = r.get()] { p->stop(); });
             app.owned.push_back(r);
         };
-        relay(delivery::kOutboxTable, delivery::kEventStream, 20);
-        relay(order::kOutboxTable, events::kOrderStream, 20);
-        relay(payment::kOutboxTable, events::kPaymentStream, 20);
+        // The relays only send what a direct publish missed (rows a second old), so they need not look often:
+        // every poll is a transaction of four statements (BEGIN, advisory lock, claim, COMMIT), and at 20 ms the
+        // three relays cost ~2.4 statements per order at 250 orders/s (issue 6, docs/performance.md).
+        relay(delivery::kOutboxTable, delivery::kEventStream, 500);
+        relay(order::kOutboxTable, events::kOrderStream, 500);
+        relay(payment::kOutboxTable, events::kPaymentStream, 500);
         app.background.emplace_back([o = orders.get()] { return o->run_maintenance(); });
         app.stop.emplace_back([o = orders.get()] { o->stop(); });
         if (ctx.config.courier_simulator) {

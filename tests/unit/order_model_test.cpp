@@ -25,7 +25,9 @@ OrderRow order(Status s) {
 SagaEvent ev(K k, std::optional<std::string> delivery_status = std::nullopt) {
     SagaEvent e;
     e.kind = k;
-    e.payment_id = "pay-1";
+    if (k != K::delivery_created && k != K::delivery_status) {
+        e.payment_id = "pay-1";
+    }
     e.delivery_id = "del-1";
     e.delivery_status = std::move(delivery_status);
     if (k == K::payment_declined) {
@@ -91,6 +93,26 @@ TEST(OrderSaga, TheDeliveryMayBeSeenBeforeThePayment) {
     EXPECT_EQ(d.status, Status::confirmed) << "the approval completes it";
     EXPECT_EQ(d.payment_id, "pay-1");
     EXPECT_EQ(om::order::steps(o.status, *d.status), (std::vector<Status>{Status::paid, Status::confirmed}));
+}
+
+TEST(OrderSaga, ADeliveryNamingItsPaymentConfirmsAPendingOrderInOneStep) {
+    auto o = order(Status::pending);
+    auto created = ev(K::delivery_created, "READY");
+    created.payment_id = "pay-1";  // the approval that asked for the delivery
+    auto d = decide(o, created);
+    EXPECT_EQ(d.status, Status::confirmed);
+    EXPECT_EQ(d.payment_id, "pay-1");
+    EXPECT_EQ(d.payment_status, "APPROVED") << "a CONFIRMED order shows its payment";
+    EXPECT_EQ(d.delivery_id, "del-1");
+    EXPECT_EQ(om::order::steps(o.status, *d.status), (std::vector<Status>{Status::paid, Status::confirmed}));
+    apply(o, d);
+    EXPECT_FALSE(decide(o, ev(K::payment_approved)).changes_anything()) << "the deferred approval is a repeat";
+    EXPECT_FALSE(decide(o, created).changes_anything());
+
+    auto declined = order(Status::cancelled);
+    declined.payment_status = "DECLINED";
+    declined.cancel_reason = "PAYMENT_DECLINED";
+    EXPECT_FALSE(decide(declined, created).status.has_value()) << "a cancelled order stays cancelled";
 }
 
 TEST(OrderSaga, AFailedPaymentCancelsAndReturnsTheStockOnce) {
