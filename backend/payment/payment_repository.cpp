@@ -1,6 +1,9 @@
 #include "payment/payment_repository.hpp"
 
 #include <charconv>
+#include <set>
+
+#include <nlohmann/json.hpp>
 
 #include "common/clock.hpp"
 #include "common/ids.hpp"
@@ -64,7 +67,10 @@ PaymentRow payment_from_row(const pg::Result& r, int i) {
 
 }  // namespace
 
-PaymentRepository::PaymentRepository(pg::Pool& db) : db_(db) {
+PaymentRepository::PaymentRepository(pg::Pool& db)
+    : db_(db),
+      inserts_([this](std::vector<std::string> ids) { return insert_many(std::move(ids)); }),
+      settles_([this](std::vector<std::string> ids) { return settle_many(std::move(ids)); }) {
     const std::string mcols = kMethodColumns;
     const std::string pcols = kPaymentColumns;
     db_.prepare("payment.member_lock", "SELECT pg_advisory_xact_lock(hashtextextended('payment.methods:' || $1, 0))");
@@ -110,12 +116,36 @@ PaymentRepository::PaymentRepository(pg::Pool& db) : db_(db) {
     db_.prepare("payment.insert_payment",
                 "WITH p AS (" + insert_payment + "ON CONFLICT (order_id) DO NOTHING RETURNING id AS pid), " +
                     created_event + "SELECT count(*) FROM p");
-    db_.prepare("payment.insert_payment_key",
-                "WITH k AS (INSERT INTO payment.idempotency_keys (member_id, key, request_hash, order_id) "
-                "           VALUES ($3::uuid, $8, $9, $2::uuid) ON CONFLICT DO NOTHING RETURNING 1 AS knew), "
-                "p AS (" + insert_payment + "WHERE EXISTS (SELECT 1 FROM k) "
-                "      ON CONFLICT (order_id) DO NOTHING RETURNING id AS pid), " +
-                    created_event + "SELECT (SELECT count(*) FROM p) AS created_count, (SELECT count(*) FROM k) AS key_count");
+    // A new payment with its Idempotency-Key, and PENDING → APPROVED/DECLINED/FAILED with its event and last
+    // attempt, for many payments at once (insert_many, settle_many below).
+    db_.prepare("payment.insert_many",
+                "WITH b AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS b (pid uuid, oid uuid, mid uuid, meth uuid, "
+                "           amount bigint, currency text, ikey text, hash text, lease_ms bigint, n integer)), "
+                "k AS (INSERT INTO payment.idempotency_keys (member_id, key, request_hash, order_id) "
+                "      SELECT mid, ikey, hash, oid FROM b ORDER BY n ON CONFLICT DO NOTHING RETURNING member_id, key), "
+                "p AS (INSERT INTO payment.payments (id, order_id, member_id, method_id, amount, currency, status, "
+                "      lease_until) "
+                "      SELECT b.pid, b.oid, b.mid, b.meth, b.amount, b.currency, 'PENDING', "
+                "             now() + b.lease_ms * interval '1 millisecond' "
+                "      FROM b WHERE EXISTS (SELECT 1 FROM k WHERE k.member_id = b.mid AND k.key = b.ikey) ORDER BY b.n "
+                "      ON CONFLICT (order_id) DO NOTHING RETURNING id AS created_id), "
+                "e AS (INSERT INTO payment.payment_events (payment_id, from_status, to_status, detail) "
+                "      SELECT created_id, NULL, 'PENDING', 'created' FROM p) "
+                "SELECT b.pid::text, EXISTS (SELECT 1 FROM p WHERE p.created_id = b.pid), "
+                "       EXISTS (SELECT 1 FROM k WHERE k.member_id = b.mid AND k.key = b.ikey) FROM b");
+    db_.prepare("payment.settle_many",
+                "WITH b AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS b (pid uuid, st text, dc text, gref text, "
+                "           kind text, attempt integer, gkey text, outcome text, adc text, aref text, dur integer)), "
+                "u AS (UPDATE payment.payments SET status = b.st, decline_code = b.dc, gateway_ref = b.gref, "
+                "      approved_at = CASE WHEN b.st = 'APPROVED' THEN now() END, updated_at = now() "
+                "      FROM b WHERE id = b.pid AND status = 'PENDING' RETURNING " + pcols + "), "
+                "e AS (INSERT INTO payment.payment_events (payment_id, from_status, to_status, detail) "
+                "      SELECT b.pid, 'PENDING', b.st, b.dc FROM b WHERE b.pid::text IN (SELECT u.id FROM u)), "
+                "a AS (INSERT INTO payment.payment_attempts (payment_id, kind, attempt, gateway_key, outcome, "
+                "      decline_code, gateway_ref, duration_ms) "
+                "      SELECT b.pid, b.kind, b.attempt, b.gkey, b.outcome, b.adc, b.aref, b.dur FROM b "
+                "      WHERE b.kind IS NOT NULL) "
+                "SELECT * FROM u");
     db_.prepare("payment.key_lookup",
                 "SELECT request_hash, order_id::text FROM payment.idempotency_keys WHERE member_id = $1::uuid AND key = $2");
     db_.prepare("payment.find_payment", "SELECT " + pcols + " FROM payment.payments WHERE id = $1::uuid");
@@ -130,17 +160,6 @@ PaymentRepository::PaymentRepository(pg::Pool& db) : db_(db) {
     db_.prepare("payment.record_attempt",
                 "INSERT INTO payment.payment_attempts (payment_id, kind, attempt, gateway_key, outcome, decline_code, "
                 "gateway_ref, duration_ms) VALUES ($1::uuid, $2, $3::integer, $4, $5, $6, $7, $8::integer)");
-    db_.prepare("payment.settle",
-                "WITH u AS (UPDATE payment.payments SET status = $2, decline_code = $3, gateway_ref = $4, "
-                "           approved_at = CASE WHEN $2 = 'APPROVED' THEN now() END, updated_at = now() "
-                "           WHERE id = $1::uuid AND status = 'PENDING' RETURNING " + pcols + "), "
-                "e AS (INSERT INTO payment.payment_events (payment_id, from_status, to_status, detail) "
-                "      SELECT $1::uuid, 'PENDING', $2, $3 FROM u), "
-                "a AS (INSERT INTO payment.payment_attempts (payment_id, kind, attempt, gateway_key, outcome, "
-                "      decline_code, gateway_ref, duration_ms) "
-                "      SELECT $1::uuid, $5::text, $6::integer, $7::text, $8::text, $9::text, $10::text, $11::integer "
-                "      WHERE $5::text IS NOT NULL) "
-                "SELECT * FROM u");
     db_.prepare("payment.refunded",
                 "WITH u AS (UPDATE payment.payments SET status = 'REFUNDED', refunded_at = now(), updated_at = now() "
                 "           WHERE id = $1::uuid AND status = 'APPROVED' RETURNING " + pcols + "), "
@@ -251,11 +270,24 @@ Task<InsertOutcome> PaymentRepository::insert_payment(const NewPayment& p, const
         out.created = parse_i64(r.get(0, 0)) == 1;
         co_return out;
     }
-    params.emplace_back(*key);
-    params.emplace_back(request_hash);
-    auto r = co_await db_.query_prepared("payment.insert_payment_key", std::move(params));
-    out.created = parse_i64(r.get(0, 0)) == 1;
-    if (parse_i64(r.get(0, 1)) == 0) {
+    const std::string id = p.id;
+    inserting_[id] = KeyedInsert{p, *key, request_hash, lease_ms};
+    std::optional<Inserted> r;
+    std::exception_ptr failure;
+    try {
+        r = co_await inserts_.get(id);
+    } catch (...) {
+        failure = std::current_exception();
+    }
+    inserting_.erase(id);
+    if (failure) {
+        std::rethrow_exception(failure);
+    }
+    if (!r) {
+        throw std::runtime_error("payment.insert_many answered nothing for " + id);
+    }
+    out.created = r->created;
+    if (!r->key_new) {
         auto k = co_await db_.query_prepared("payment.key_lookup", pg::params(p.member_id, *key));
         if (!k.empty()) {
             out.key_hash = std::string(k.get(0, 0));
@@ -296,29 +328,95 @@ Task<std::optional<PaymentRow>> PaymentRepository::settle(std::string id, std::s
                                                           std::optional<std::string> decline_code,
                                                           std::optional<std::string> gateway_ref,
                                                           std::optional<AttemptRow> attempt) {
-    std::optional<std::string> kind;
-    std::optional<std::string> number;
-    std::optional<std::string> key;
-    std::optional<std::string> outcome;
-    std::optional<std::string> attempt_decline;
-    std::optional<std::string> attempt_ref;
-    std::optional<std::string> duration;
-    if (attempt) {
-        kind = attempt->kind;
-        number = std::to_string(attempt->attempt);
-        key = attempt->gateway_key;
-        outcome = attempt->outcome;
-        attempt_decline = attempt->decline_code;
-        attempt_ref = attempt->gateway_ref;
-        duration = std::to_string(attempt->duration_ms);
+    settling_[id] = Settle{std::move(status), std::move(decline_code), std::move(gateway_ref), std::move(attempt)};
+    std::optional<PaymentRow> row;
+    std::exception_ptr failure;
+    try {
+        row = co_await settles_.get(id);
+    } catch (...) {
+        failure = std::current_exception();
     }
-    auto r = co_await db_.query_prepared("payment.settle",
-                                         pg::params(id, status, decline_code, gateway_ref, kind, number, key, outcome,
-                                                    attempt_decline, attempt_ref, duration));
-    if (r.empty()) {
-        co_return std::nullopt;
+    settling_.erase(id);
+    if (failure) {
+        std::rethrow_exception(failure);
     }
-    co_return payment_from_row(r, 0);
+    co_return row;
+}
+
+namespace {
+nlohmann::json or_null(const std::optional<std::string>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); }
+}  // namespace
+
+Task<std::unordered_map<std::string, PaymentRepository::Inserted>> PaymentRepository::insert_many(
+    std::vector<std::string> ids) {
+    // A (member, key) named twice in one batch goes in once: the other finds the key taken, as it would one
+    // statement later, and looks up what it holds (same request: the payment; another: 422).
+    std::unordered_map<std::string, Inserted> out;
+    std::set<std::pair<std::string, std::string>> keys;
+    auto rows = nlohmann::json::array();
+    for (const auto& id : ids) {
+        const auto it = inserting_.find(id);
+        if (it == inserting_.end()) {
+            continue;
+        }
+        const KeyedInsert& k = it->second;
+        if (!keys.emplace(k.payment.member_id, k.key).second) {
+            out[id] = Inserted{false, false};
+            continue;
+        }
+        rows.push_back({{"pid", k.payment.id},
+                        {"oid", k.payment.order_id},
+                        {"mid", k.payment.member_id},
+                        {"meth", k.payment.method_id},
+                        {"amount", k.payment.amount},
+                        {"currency", k.payment.currency},
+                        {"ikey", k.key},
+                        {"hash", k.hash},
+                        {"lease_ms", k.lease_ms},
+                        {"n", rows.size()}});
+    }
+    if (rows.empty()) {
+        co_return out;
+    }
+    auto r = co_await db_.query_prepared("payment.insert_many", pg::params(rows.dump()));
+    for (int i = 0; i < r.rows(); ++i) {
+        out[std::string(r.get(i, 0))] = Inserted{r.get(i, 1) == "t", r.get(i, 2) == "t"};
+    }
+    co_return out;
+}
+
+Task<std::unordered_map<std::string, PaymentRow>> PaymentRepository::settle_many(std::vector<std::string> ids) {
+    auto rows = nlohmann::json::array();
+    for (const auto& id : ids) {
+        const auto it = settling_.find(id);
+        if (it == settling_.end()) {
+            continue;
+        }
+        const Settle& st = it->second;
+        nlohmann::json row{{"pid", id}, {"st", st.status}, {"dc", or_null(st.decline_code)},
+                           {"gref", or_null(st.gateway_ref)}};
+        if (st.attempt) {
+            row["kind"] = st.attempt->kind;
+            row["attempt"] = st.attempt->attempt;
+            row["gkey"] = st.attempt->gateway_key;
+            row["outcome"] = st.attempt->outcome;
+            row["adc"] = or_null(st.attempt->decline_code);
+            row["aref"] = or_null(st.attempt->gateway_ref);
+            row["dur"] = st.attempt->duration_ms;
+        }
+        rows.push_back(std::move(row));
+    }
+    std::unordered_map<std::string, PaymentRow> out;
+    if (rows.empty()) {
+        co_return out;
+    }
+    auto r = co_await db_.query_prepared("payment.settle_many", pg::params(rows.dump()));
+    for (int i = 0; i < r.rows(); ++i) {
+        auto p = payment_from_row(r, i);
+        std::string id = p.id;
+        out.emplace(std::move(id), std::move(p));
+    }
+    co_return out;
 }
 
 Task<std::optional<PaymentRow>> PaymentRepository::mark_refunded(std::string id, std::string refund_ref) {

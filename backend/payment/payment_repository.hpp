@@ -4,8 +4,10 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
+#include "core/coalescer.hpp"
 #include "core/task.hpp"
 
 namespace om::pg {
@@ -136,7 +138,32 @@ public:
     Task<void> record_event(std::string payment_id, std::optional<std::string> from, std::string to, std::string detail);
 
 private:
+    // insert_payment with a key and settle are shared by the payments of a shard in flight at once (the saga
+    // charges a batch of orders concurrently): one statement per round trip instead of one per payment.
+    struct KeyedInsert {
+        NewPayment payment;
+        std::string key;
+        std::string hash;
+        long lease_ms = 0;
+    };
+    struct Inserted {
+        bool created = false;
+        bool key_new = false;
+    };
+    struct Settle {
+        std::string status;
+        std::optional<std::string> decline_code;
+        std::optional<std::string> gateway_ref;
+        std::optional<AttemptRow> attempt;
+    };
+    Task<std::unordered_map<std::string, Inserted>> insert_many(std::vector<std::string> ids);
+    Task<std::unordered_map<std::string, PaymentRow>> settle_many(std::vector<std::string> ids);
+
     pg::Pool& db_;
+    std::unordered_map<std::string, KeyedInsert> inserting_;  // by payment id, while queued or written
+    std::unordered_map<std::string, Settle> settling_;
+    Coalescer<std::string, Inserted> inserts_;
+    Coalescer<std::string, PaymentRow> settles_;
 };
 
 }  // namespace om::payment

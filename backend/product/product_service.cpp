@@ -22,7 +22,22 @@ std::string product_json(const ProductRow& p) {
 }
 
 ProductService::ProductService(pg::Pool& db, redis::Client& redis, SearchFeed& feed, net::Offload& offload)
-    : db_(db), redis_(redis), feed_(feed), offload_(offload), repo_(db), gate_(redis), cache_(redis) {}
+    : db_(db),
+      redis_(redis),
+      feed_(feed),
+      offload_(offload),
+      repo_(db),
+      gate_(redis),
+      cache_(redis),
+      rows_([this](std::vector<std::string> ids) -> Task<std::unordered_map<std::string, ProductRow>> {
+          auto rows = co_await repo_.find_many(std::move(ids));
+          std::unordered_map<std::string, ProductRow> by_id;
+          for (auto& r : rows) {
+              std::string id = r.id;
+              by_id.emplace(std::move(id), std::move(r));
+          }
+          co_return by_id;
+      }) {}
 
 Task<void> ProductService::cache(const ProductRow& p) {
     // Named, not a temporary: GCC 12 mishandles temporaries bound to reference parameters of a co_await'ed call.
@@ -255,6 +270,13 @@ Task<std::vector<ProductRow>> ProductService::find_many(std::vector<std::string>
     std::erase_if(ids, [](const std::string& id) { return !is_uuid(id); });
     if (ids.empty()) {
         co_return std::vector<ProductRow>{};
+    }
+    if (ids.size() == 1) {
+        std::vector<ProductRow> one;
+        if (auto row = co_await rows_.get(ids.front())) {
+            one.push_back(std::move(*row));
+        }
+        co_return one;
     }
     co_return co_await repo_.find_many(ids);
 }

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "core/coalescer.hpp"
 #include "core/error.hpp"
 #include "core/http.hpp"
 #include "core/task.hpp"
@@ -62,7 +63,8 @@ public:
     Task<std::vector<std::pair<std::string, std::string>>> sellers_of(std::vector<std::string> ids);
 
     // ---- the order service's C++ interface ----
-    // Current rows (price, status, stock) of the given products; unknown ids and non-UUIDs are skipped.
+    // Current rows (price, status, stock) of the given products; unknown ids and non-UUIDs are skipped. A single
+    // product is looked up together with those of the shard's other orders in flight.
     Task<std::vector<ProductRow>> find_many(std::vector<std::string> ids);
     // The stock gate (reservations, releases).
     StockGate& gate() noexcept { return gate_; }
@@ -85,6 +87,8 @@ private:
     ProductRepository repo_;
     StockGate gate_;
     ProductCache cache_;
+    // One-product lookups of concurrent orders of this shard share one query per round trip.
+    Coalescer<std::string, ProductRow> rows_;
 };
 
 }  // namespace om::product
