@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "core/task.hpp"
+#include "events/outbox_relay.hpp"
 
 namespace om::pg {
 class Pool;
@@ -125,8 +126,11 @@ public:
 
     // Inserts the delivery and its READY history row unless the order already has one (then false).
     Task<bool> insert_delivery(pg::Lease& tx, const DeliveryRow& d);
-    // Many at once (each with its READY history row); returns the order ids whose delivery was created now.
-    Task<std::vector<std::string>> insert_deliveries(pg::Lease& tx, const std::vector<DeliveryRow>& ds);
+    // Many at once, each with its READY history row and, in the same statement (no transaction of its own),
+    // its DeliveryCreated in delivery.outbox (`created_events[i]` is that of `ds[i]`, written only if ds[i] was
+    // created); returns the order ids whose delivery was created now.
+    Task<std::vector<std::string>> insert_deliveries_announced(const std::vector<DeliveryRow>& ds,
+                                                               const std::vector<events::OutboxEvent>& created_events);
     // The live addresses with these ids, whoever owns them (the caller checks the owner).
     Task<std::vector<AddressRow>> find_addresses(std::vector<std::string> ids);
     Task<std::optional<DeliveryRow>> find_delivery(const std::string& id);  // with history

@@ -336,28 +336,27 @@ Task<std::vector<Result<bool>>> DeliveryService::create_for_orders(std::vector<O
     if (rows.empty()) {
         co_return out;
     }
+    // Every delivery with its DeliveryCreated in one statement; the events of orders that had a delivery already
+    // are not written.
+    std::vector<events::OutboxEvent> events;
+    events.reserve(rows.size());
+    const std::string type = "DeliveryCreated";
+    const std::string source = "SYSTEM";
+    for (std::size_t k = 0; k < rows.size(); ++k) {
+        events.push_back(make_event(rows[k], type, std::nullopt, rows[k].status, rows[k].created_at, 1, source,
+                                    std::nullopt, std::nullopt, nullptr, orders[row_of[k]].payment_id));
+    }
+    auto inserted = co_await repo_.insert_deliveries_announced(rows, events);
     std::unordered_set<std::string> created;
+    for (auto& id : inserted) {
+        created.insert(std::move(id));
+    }
     std::vector<events::OutboxEvent> announced;
-    {
-        auto tx = co_await repo_.begin();
-        auto inserted = co_await repo_.insert_deliveries(tx, rows);
-        for (auto& id : inserted) {
-            created.insert(std::move(id));
+    for (std::size_t k = 0; k < rows.size(); ++k) {
+        if (created.contains(rows[k].order_id)) {
+            announced.push_back(std::move(events[k]));
+            out[row_of[k]] = true;
         }
-        const std::string type = "DeliveryCreated";
-        const std::string source = "SYSTEM";
-        for (std::size_t k = 0; k < rows.size(); ++k) {
-            if (created.contains(rows[k].order_id)) {
-                announced.push_back(make_event(rows[k], type, std::nullopt, rows[k].status, rows[k].created_at, 1,
-                                               source, std::nullopt, std::nullopt, nullptr,
-                                               orders[row_of[k]].payment_id));
-                out[row_of[k]] = true;
-            }
-        }
-        const std::string table = kOutboxTable;
-        auto copy = announced;
-        co_await events::append_many(tx, table, std::move(copy));
-        co_await repo_.commit(tx);
     }
     if (!announced.empty()) {
         if (publisher_ != nullptr) {

@@ -151,12 +151,47 @@ Task<void> Publisher::publish(std::string table, std::vector<OutboxEvent> events
         const long long max_len = kDefaultMaxLen;
         auto sent = co_await add_to_stream(redis_, stream, max_len, events);
         net::notify_topic(stream_topic(stream));
-        co_await db_.query("UPDATE " + checked_table(table) + " SET sent_at = now() WHERE id = ANY($1::uuid[])",
-                           pg::params(pg::uuid_array(sent)));
+        co_await mark_sent(table, std::move(sent));
     } catch (const std::exception& e) {
         log::warn("direct publish failed; the outbox relay sends the events",
                   {{"table", table}, {"events", events.size()}, {"error", e.what()}});
     }
+}
+
+Task<void> Publisher::mark_sent(std::string table, std::vector<std::string> ids) {
+    if (ids.empty()) {
+        co_return;
+    }
+    if (mark_delay_ms_ <= 0 || !sleep_) {
+        co_await db_.query("UPDATE " + checked_table(table) + " SET sent_at = now() WHERE id = ANY($1::uuid[])",
+                           pg::params(pg::uuid_array(ids)));
+        co_return;
+    }
+    auto& pending = unmarked_[table];
+    pending.insert(pending.end(), std::make_move_iterator(ids.begin()), std::make_move_iterator(ids.end()));
+    if (!flushing_) {
+        flushing_ = true;
+        start_detached(flush_marks(), [](std::exception_ptr) {});
+    }
+}
+
+Task<void> Publisher::flush_marks() {
+    while (!unmarked_.empty()) {
+        co_await sleep_(mark_delay_ms_);
+        auto tables = std::move(unmarked_);
+        unmarked_.clear();
+        for (auto& [table, ids] : tables) {
+            try {
+                co_await db_.query("UPDATE " + checked_table(table) + " SET sent_at = now() WHERE id = ANY($1::uuid[])",
+                                   pg::params(pg::uuid_array(ids)));
+            } catch (const std::exception& e) {
+                // Left unmarked: the relay sends them again after min_age_ms (consumers deduplicate).
+                log::warn("marking published outbox rows failed; the relay sends them again",
+                          {{"table", table}, {"events", ids.size()}, {"error", e.what()}});
+            }
+        }
+    }
+    flushing_ = false;
 }
 
 OutboxRelay::OutboxRelay(boost::asio::io_context& io, pg::Pool& db, redis::Client& redis, RelayOptions options)

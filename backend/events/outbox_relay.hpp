@@ -18,6 +18,8 @@
 // The outbox table of a service must have these columns (see db/migrations/0006_delivery.sql):
 //   seq bigserial, id uuid PRIMARY KEY, event_type text, aggregate_id text, payload jsonb,
 //   created_at timestamptz DEFAULT now(), sent_at timestamptz   (+ a partial index on seq WHERE sent_at IS NULL)
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -73,14 +75,27 @@ Task<std::vector<std::string>> add_to_stream(redis::Client& redis, std::string s
 // mark sends an event twice, as with the relay (consumers deduplicate).
 class Publisher {
 public:
-    Publisher(pg::Pool& db, redis::Client& redis) : db_(db), redis_(redis) {}
+    using Sleep = std::function<Task<void>(long ms)>;
+    // `mark_delay_ms` (with `sleep`): the rows that reached their stream are marked sent together, at most this
+    // long after (one UPDATE per table for every publish meanwhile, instead of one per publish). Must stay well
+    // below the relay's min_age_ms, or the relay sends them once more (harmless: consumers deduplicate). 0: at
+    // once. Single-threaded: one Publisher per shard.
+    Publisher(pg::Pool& db, redis::Client& redis, Sleep sleep = {}, long mark_delay_ms = 0)
+        : db_(db), redis_(redis), sleep_(std::move(sleep)), mark_delay_ms_(mark_delay_ms) {}
     // Which stream a table's events go to (set up once at start, before any publish).
     static void route(const std::string& table, const std::string& stream);
     Task<void> publish(std::string table, std::vector<OutboxEvent> events);
 
 private:
+    Task<void> mark_sent(std::string table, std::vector<std::string> ids);
+    Task<void> flush_marks();
+
     pg::Pool& db_;
     redis::Client& redis_;
+    Sleep sleep_;
+    long mark_delay_ms_;
+    std::map<std::string, std::vector<std::string>> unmarked_;  // table → ids sent, not yet marked
+    bool flushing_ = false;
 };
 
 inline constexpr long long kDefaultMaxLen = 100'000;  // XADD MAXLEN ~ of the saga's streams

@@ -9,6 +9,7 @@
 //                                                       {orderId, buyerId, paymentId?, status, declineCode?,
 //                                                        amount, currency, addressId, sellerIds}
 //   om:events:delivery (delivery.outbox) DeliveryCreated | DeliveryStatusChanged {deliveryId, orderId, status, ...}
+//                                        (DeliveryCreated made by the saga: paymentId, the approval that asked)
 //
 // Consumer groups: "payment" reads the order stream; "delivery" reads the payment and order streams;
 // "orders" reads the payment and delivery streams. Handlers are idempotent (state machines that only move
