@@ -1,12 +1,18 @@
 #pragma once
-// Coalesces concurrent lookups by key into one batched fetch, per shard (the read-side twin of the order group
-// commit). The first caller's key is fetched at once; keys asked for while that fetch runs wait and go together
-// in the next one (up to max_batch). No waiting for company: an idle shard fetches one key at a time, a busy one
-// one batch per round trip. Single-threaded: use one instance per shard, from its thread only.
+// Batches concurrent requests of one shard into one statement per round trip (the read- and write-side twins of
+// the order group commit). The first caller's request runs at once; requests made while that batch runs wait
+// and go together in the next one (up to max_batch). No waiting for company: an idle shard runs one request at
+// a time, a busy one one batch per round trip. Single-threaded: use one instance per shard, from its thread
+// only.
+//
+//   Coalescer<Key, Value>:   fetch(keys) answers a map; a key missing from it has no value (lookups).
+//   Batcher<Request, Value>: run(requests) answers one optional value per request, in order (writes: each
+//                            request carries what to write).
 #include <deque>
 #include <exception>
 #include <functional>
 #include <optional>
+#include <string>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -87,5 +93,84 @@ private:
     std::deque<Pending> queue_;
     bool draining_ = false;
 };
+
+template <class Request, class Value>
+class Batcher {
+public:
+    // One answer per request, in order (nullopt: none). May throw: every caller of that batch gets the exception.
+    using Run = std::function<Task<std::vector<std::optional<Value>>>(std::vector<Request>)>;
+
+    explicit Batcher(Run run, std::size_t max_batch = 256) : run_(std::move(run)), max_batch_(max_batch) {}
+
+    Task<std::optional<Value>> submit(Request request) {
+        CallbackAwaiter<Outcome> answered([this, &request](std::function<void(Outcome)> done) {
+            queue_.push_back({std::move(request), std::move(done)});
+            if (!draining_) {
+                draining_ = true;
+                start_detached(drain(), [](std::exception_ptr) {});
+            }
+        });
+        Outcome out = co_await answered;
+        if (out.error) {
+            std::rethrow_exception(out.error);
+        }
+        co_return std::move(out.value);
+    }
+
+private:
+    struct Outcome {
+        std::optional<Value> value;
+        std::exception_ptr error;
+    };
+    struct Pending {
+        Request request;
+        std::function<void(Outcome)> done;
+    };
+
+    Task<void> drain() {
+        while (!queue_.empty()) {
+            std::vector<std::function<void(Outcome)>> waiting;
+            std::vector<Request> requests;
+            while (!queue_.empty() && requests.size() < max_batch_) {
+                requests.push_back(std::move(queue_.front().request));
+                waiting.push_back(std::move(queue_.front().done));
+                queue_.pop_front();
+            }
+            std::vector<std::optional<Value>> answers;
+            std::exception_ptr error;
+            try {
+                answers = co_await run_(std::move(requests));
+            } catch (...) {
+                error = std::current_exception();
+            }
+            for (std::size_t i = 0; i < waiting.size(); ++i) {
+                Outcome o;
+                o.error = error;
+                if (!error && i < answers.size()) {
+                    o.value = std::move(answers[i]);
+                }
+                waiting[i](std::move(o));
+            }
+        }
+        draining_ = false;
+    }
+
+    Run run_;
+    std::size_t max_batch_;
+    std::deque<Pending> queue_;
+    bool draining_ = false;
+};
+
+// Rows keyed by their `id` member (what a Coalescer's fetch answers).
+template <class Row>
+std::unordered_map<std::string, Row> by_id(std::vector<Row> rows) {
+    std::unordered_map<std::string, Row> out;
+    out.reserve(rows.size());
+    for (auto& r : rows) {
+        std::string id = r.id;
+        out.emplace(std::move(id), std::move(r));
+    }
+    return out;
+}
 
 }  // namespace om

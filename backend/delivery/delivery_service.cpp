@@ -112,12 +112,7 @@ DeliveryService::DeliveryService(pg::Pool& db, SellerLookup sellers)
     : repo_(db),
       addresses_([this](std::vector<std::string> ids) -> Task<std::unordered_map<std::string, AddressRow>> {
           auto rows = co_await repo_.find_addresses(std::move(ids));
-          std::unordered_map<std::string, AddressRow> by_id;
-          for (auto& a : rows) {
-              std::string id = a.id;
-              by_id.emplace(std::move(id), std::move(a));
-          }
-          co_return by_id;
+          co_return by_id(std::move(rows));
       }),
       sellers_(std::move(sellers)) {}
 

@@ -69,8 +69,8 @@ PaymentRow payment_from_row(const pg::Result& r, int i) {
 
 PaymentRepository::PaymentRepository(pg::Pool& db)
     : db_(db),
-      inserts_([this](std::vector<std::string> ids) { return insert_many(std::move(ids)); }),
-      settles_([this](std::vector<std::string> ids) { return settle_many(std::move(ids)); }) {
+      inserts_([this](std::vector<KeyedInsert> batch) { return insert_many(std::move(batch)); }),
+      settles_([this](std::vector<Settle> batch) { return settle_many(std::move(batch)); }) {
     const std::string mcols = kMethodColumns;
     const std::string pcols = kPaymentColumns;
     db_.prepare("payment.member_lock", "SELECT pg_advisory_xact_lock(hashtextextended('payment.methods:' || $1, 0))");
@@ -270,21 +270,11 @@ Task<InsertOutcome> PaymentRepository::insert_payment(const NewPayment& p, const
         out.created = parse_i64(r.get(0, 0)) == 1;
         co_return out;
     }
-    const std::string id = p.id;
-    inserting_[id] = KeyedInsert{p, *key, request_hash, lease_ms};
-    std::optional<Inserted> r;
-    std::exception_ptr failure;
-    try {
-        r = co_await inserts_.get(id);
-    } catch (...) {
-        failure = std::current_exception();
-    }
-    inserting_.erase(id);
-    if (failure) {
-        std::rethrow_exception(failure);
-    }
+    // Named, not a temporary: GCC 12 mishandles temporaries inside a co_await'ed call's arguments.
+    KeyedInsert request{p, *key, request_hash, lease_ms};
+    auto r = co_await inserts_.submit(std::move(request));
     if (!r) {
-        throw std::runtime_error("payment.insert_many answered nothing for " + id);
+        throw std::runtime_error("payment.insert_many answered nothing for " + p.id);
     }
     out.created = r->created;
     if (!r->key_new) {
@@ -328,18 +318,9 @@ Task<std::optional<PaymentRow>> PaymentRepository::settle(std::string id, std::s
                                                           std::optional<std::string> decline_code,
                                                           std::optional<std::string> gateway_ref,
                                                           std::optional<AttemptRow> attempt) {
-    settling_[id] = Settle{std::move(status), std::move(decline_code), std::move(gateway_ref), std::move(attempt)};
-    std::optional<PaymentRow> row;
-    std::exception_ptr failure;
-    try {
-        row = co_await settles_.get(id);
-    } catch (...) {
-        failure = std::current_exception();
-    }
-    settling_.erase(id);
-    if (failure) {
-        std::rethrow_exception(failure);
-    }
+    Settle request{std::move(id), std::move(status), std::move(decline_code), std::move(gateway_ref),
+                   std::move(attempt)};  // named: see insert_payment
+    auto row = co_await settles_.submit(std::move(request));
     co_return row;
 }
 
@@ -347,23 +328,21 @@ namespace {
 nlohmann::json or_null(const std::optional<std::string>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); }
 }  // namespace
 
-Task<std::unordered_map<std::string, PaymentRepository::Inserted>> PaymentRepository::insert_many(
-    std::vector<std::string> ids) {
+Task<std::vector<std::optional<PaymentRepository::Inserted>>> PaymentRepository::insert_many(
+    std::vector<KeyedInsert> batch) {
     // A (member, key) named twice in one batch goes in once: the other finds the key taken, as it would one
     // statement later, and looks up what it holds (same request: the payment; another: 422).
-    std::unordered_map<std::string, Inserted> out;
+    std::vector<std::optional<Inserted>> out(batch.size());
     std::set<std::pair<std::string, std::string>> keys;
+    std::unordered_map<std::string, std::size_t> index;  // payment id → position in the batch
     auto rows = nlohmann::json::array();
-    for (const auto& id : ids) {
-        const auto it = inserting_.find(id);
-        if (it == inserting_.end()) {
-            continue;
-        }
-        const KeyedInsert& k = it->second;
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        const KeyedInsert& k = batch[i];
         if (!keys.emplace(k.payment.member_id, k.key).second) {
-            out[id] = Inserted{false, false};
+            out[i] = Inserted{false, false};
             continue;
         }
+        index.emplace(k.payment.id, i);
         rows.push_back({{"pid", k.payment.id},
                         {"oid", k.payment.order_id},
                         {"mid", k.payment.member_id},
@@ -380,20 +359,20 @@ Task<std::unordered_map<std::string, PaymentRepository::Inserted>> PaymentReposi
     }
     auto r = co_await db_.query_prepared("payment.insert_many", pg::params(rows.dump()));
     for (int i = 0; i < r.rows(); ++i) {
-        out[std::string(r.get(i, 0))] = Inserted{r.get(i, 1) == "t", r.get(i, 2) == "t"};
+        if (auto it = index.find(std::string(r.get(i, 0))); it != index.end()) {
+            out[it->second] = Inserted{r.get(i, 1) == "t", r.get(i, 2) == "t"};
+        }
     }
     co_return out;
 }
 
-Task<std::unordered_map<std::string, PaymentRow>> PaymentRepository::settle_many(std::vector<std::string> ids) {
+Task<std::vector<std::optional<PaymentRow>>> PaymentRepository::settle_many(std::vector<Settle> batch) {
     auto rows = nlohmann::json::array();
-    for (const auto& id : ids) {
-        const auto it = settling_.find(id);
-        if (it == settling_.end()) {
-            continue;
-        }
-        const Settle& st = it->second;
-        nlohmann::json row{{"pid", id}, {"st", st.status}, {"dc", or_null(st.decline_code)},
+    std::unordered_map<std::string, std::size_t> index;  // payment id → position in the batch
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        const Settle& st = batch[i];
+        index.emplace(st.id, i);
+        nlohmann::json row{{"pid", st.id}, {"st", st.status}, {"dc", or_null(st.decline_code)},
                            {"gref", or_null(st.gateway_ref)}};
         if (st.attempt) {
             row["kind"] = st.attempt->kind;
@@ -406,15 +385,16 @@ Task<std::unordered_map<std::string, PaymentRow>> PaymentRepository::settle_many
         }
         rows.push_back(std::move(row));
     }
-    std::unordered_map<std::string, PaymentRow> out;
+    std::vector<std::optional<PaymentRow>> out(batch.size());
     if (rows.empty()) {
         co_return out;
     }
     auto r = co_await db_.query_prepared("payment.settle_many", pg::params(rows.dump()));
     for (int i = 0; i < r.rows(); ++i) {
         auto p = payment_from_row(r, i);
-        std::string id = p.id;
-        out.emplace(std::move(id), std::move(p));
+        if (auto it = index.find(p.id); it != index.end()) {
+            out[it->second] = std::move(p);
+        }
     }
     co_return out;
 }

@@ -4,7 +4,6 @@
 #include <cstdint>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "core/coalescer.hpp"
@@ -151,19 +150,19 @@ private:
         bool key_new = false;
     };
     struct Settle {
+        std::string id;
         std::string status;
         std::optional<std::string> decline_code;
         std::optional<std::string> gateway_ref;
         std::optional<AttemptRow> attempt;
     };
-    Task<std::unordered_map<std::string, Inserted>> insert_many(std::vector<std::string> ids);
-    Task<std::unordered_map<std::string, PaymentRow>> settle_many(std::vector<std::string> ids);
+    Task<std::vector<std::optional<Inserted>>> insert_many(std::vector<KeyedInsert> batch);
+    // nullopt for a payment that was not PENDING.
+    Task<std::vector<std::optional<PaymentRow>>> settle_many(std::vector<Settle> batch);
 
     pg::Pool& db_;
-    std::unordered_map<std::string, KeyedInsert> inserting_;  // by payment id, while queued or written
-    std::unordered_map<std::string, Settle> settling_;
-    Coalescer<std::string, Inserted> inserts_;
-    Coalescer<std::string, PaymentRow> settles_;
+    Batcher<KeyedInsert, Inserted> inserts_;
+    Batcher<Settle, PaymentRow> settles_;
 };
 
 }  // namespace om::payment

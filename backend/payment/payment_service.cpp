@@ -53,12 +53,7 @@ PaymentService::PaymentService(pg::Pool& db, std::shared_ptr<GatewayClient> gate
     : repo_(db),
       methods_([this](std::vector<std::string> ids) -> Task<std::unordered_map<std::string, MethodRow>> {
           auto rows = co_await repo_.find_methods(std::move(ids));
-          std::unordered_map<std::string, MethodRow> by_id;
-          for (auto& m : rows) {
-              std::string id = m.id;
-              by_id.emplace(std::move(id), std::move(m));
-          }
-          co_return by_id;
+          co_return by_id(std::move(rows));
       }),
       gateway_(std::move(gateway)),
       sleep_(std::move(sleep)) {}

@@ -31,12 +31,7 @@ ProductService::ProductService(pg::Pool& db, redis::Client& redis, SearchFeed& f
       cache_(redis),
       rows_([this](std::vector<std::string> ids) -> Task<std::unordered_map<std::string, ProductRow>> {
           auto rows = co_await repo_.find_many(std::move(ids));
-          std::unordered_map<std::string, ProductRow> by_id;
-          for (auto& r : rows) {
-              std::string id = r.id;
-              by_id.emplace(std::move(id), std::move(r));
-          }
-          co_return by_id;
+          co_return by_id(std::move(rows));
       }) {}
 
 Task<void> ProductService::cache(const ProductRow& p) {

@@ -1,5 +1,5 @@
-// om::Coalescer: keys asked for while a fetch runs go together in the next fetch; values and failures reach
-// every caller of their batch. The fetch here is resumed by the test, so no event loop is needed.
+// om::Coalescer and om::Batcher: requests made while a batch runs go together in the next batch; values and
+// failures reach every caller of their batch, answers reach their own request. The fetch here is resumed by the test, so no event loop is needed.
 #include <gtest/gtest.h>
 
 #include <functional>
@@ -90,4 +90,68 @@ TEST(Coalescer, AFailedFetchFailsItsBatchOnly) {
     EXPECT_EQ(b.value, 7);
 }
 
+TEST(Batcher, EachRequestGetsItsOwnAnswerInItsBatch) {
+    using Answers = std::vector<std::optional<int>>;
+    std::vector<std::vector<int>> batches;
+    std::vector<std::function<void(Answers)>> pending;
+    auto run = [&](std::vector<int> requests) -> om::Task<Answers> {
+        batches.push_back(requests);
+        om::CallbackAwaiter<Answers> answered([&pending](std::function<void(Answers)> done) {
+            pending.push_back(std::move(done));
+        });
+        co_return co_await answered;
+    };
+    om::Batcher<int, int> b(run);
+    std::vector<Result> out(4);
+    auto submit = [&b](int request, Result& r) {
+        om::start_detached(b.submit(request), [&r](std::exception_ptr e, std::optional<std::optional<int>> v) {
+            r.done = true;
+            if (e) {
+                r.error = "failed";
+            } else if (v) {
+                r.value = *v;
+            }
+        });
+    };
+    submit(10, out[0]);  // runs at once, alone
+    submit(20, out[1]);  // these three wait, then go together
+    submit(30, out[2]);
+    submit(20, out[3]);  // the same request twice is two requests
+    ASSERT_EQ(batches.size(), 1U);
+    pending[0](Answers{11});
+    EXPECT_EQ(out[0].value, 11);
+    ASSERT_EQ(batches.size(), 2U);
+    EXPECT_EQ(batches[1], (std::vector<int>{20, 30, 20}));
+    pending[1](Answers{21, std::nullopt});  // one answer short: the last request gets none
+    EXPECT_EQ(out[1].value, 21);
+    EXPECT_TRUE(out[2].done);
+    EXPECT_FALSE(out[2].value.has_value());
+    EXPECT_TRUE(out[3].done);
+    EXPECT_FALSE(out[3].value.has_value());
+    EXPECT_TRUE(out[3].error.empty());
+}
+
+}  // namespace
+
+namespace {
+TEST(Coalescer, AFetchThatSuspendsStillHasItsKeysAfterwards) {
+    std::vector<std::function<void(int)>> pending;
+    std::vector<std::string> seen_after;
+    om::Coalescer<std::string, int> c([&](std::vector<std::string> keys) -> om::Task<Map> {
+        om::CallbackAwaiter<int> later([&pending](std::function<void(int)> done) { pending.push_back(std::move(done)); });
+        const int v = co_await later;
+        Map m;
+        for (const auto& k : keys) {
+            seen_after.push_back(k);
+            m[k] = v;
+        }
+        co_return m;
+    });
+    Result a;
+    ask(c, "alpha", a);
+    ASSERT_EQ(pending.size(), 1U);
+    pending[0](5);
+    EXPECT_EQ(seen_after, std::vector<std::string>{"alpha"});
+    EXPECT_EQ(a.value, 5);
+}
 }  // namespace
