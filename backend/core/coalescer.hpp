@@ -21,79 +21,6 @@
 
 namespace om {
 
-template <class Key, class Value>
-class Coalescer {
-public:
-    // Returns the values found; a key missing from the map has no value. May throw: every caller of that batch
-    // gets the exception.
-    using Fetch = std::function<Task<std::unordered_map<Key, Value>>(std::vector<Key>)>;
-
-    explicit Coalescer(Fetch fetch, std::size_t max_batch = 256) : fetch_(std::move(fetch)), max_batch_(max_batch) {}
-
-    Task<std::optional<Value>> get(Key key) {
-        CallbackAwaiter<Outcome> fetched([this, &key](std::function<void(Outcome)> done) {
-            queue_.push_back({std::move(key), std::move(done)});
-            if (!draining_) {
-                draining_ = true;
-                start_detached(drain(), [](std::exception_ptr) {});
-            }
-        });
-        Outcome out = co_await fetched;
-        if (out.error) {
-            std::rethrow_exception(out.error);
-        }
-        co_return std::move(out.value);
-    }
-
-private:
-    struct Outcome {
-        std::optional<Value> value;
-        std::exception_ptr error;
-    };
-    struct Pending {
-        Key key;
-        std::function<void(Outcome)> done;
-    };
-
-    Task<void> drain() {
-        while (!queue_.empty()) {
-            std::vector<Pending> batch;
-            while (!queue_.empty() && batch.size() < max_batch_) {
-                batch.push_back(std::move(queue_.front()));
-                queue_.pop_front();
-            }
-            std::vector<Key> keys;
-            keys.reserve(batch.size());
-            for (const auto& p : batch) {
-                keys.push_back(p.key);
-            }
-            std::unordered_map<Key, Value> found;
-            std::exception_ptr error;
-            try {
-                found = co_await fetch_(std::move(keys));
-            } catch (...) {
-                error = std::current_exception();
-            }
-            for (auto& p : batch) {
-                Outcome o;
-                o.error = error;
-                if (!error) {
-                    if (auto it = found.find(p.key); it != found.end()) {
-                        o.value = it->second;
-                    }
-                }
-                p.done(std::move(o));
-            }
-        }
-        draining_ = false;
-    }
-
-    Fetch fetch_;
-    std::size_t max_batch_;
-    std::deque<Pending> queue_;
-    bool draining_ = false;
-};
-
 template <class Request, class Value>
 class Batcher {
 public:
@@ -159,6 +86,41 @@ private:
     std::size_t max_batch_;
     std::deque<Pending> queue_;
     bool draining_ = false;
+};
+
+template <class Key, class Value>
+class Coalescer {
+public:
+    // Returns the values found; a key missing from the map has no value. May throw: every caller of that batch
+    // gets the exception.
+    using Fetch = std::function<Task<std::unordered_map<Key, Value>>(std::vector<Key>)>;
+
+    explicit Coalescer(Fetch fetch, std::size_t max_batch = 256)
+        : fetch_(std::move(fetch)),
+          batcher_([this](std::vector<Key> keys) { return lookup(std::move(keys)); }, max_batch) {}
+    Coalescer(const Coalescer&) = delete;  // the batcher points back here
+    Coalescer& operator=(const Coalescer&) = delete;
+
+    Task<std::optional<Value>> get(Key key) { return batcher_.submit(std::move(key)); }
+
+private:
+    Task<std::vector<std::optional<Value>>> lookup(std::vector<Key> keys) {
+        std::vector<Key> asked = keys;  // named: GCC 12 mishandles temporaries in a co_await'ed call
+        auto found = co_await fetch_(std::move(asked));
+        std::vector<std::optional<Value>> out;
+        out.reserve(keys.size());
+        for (const auto& k : keys) {
+            if (auto it = found.find(k); it != found.end()) {
+                out.emplace_back(it->second);
+            } else {
+                out.emplace_back(std::nullopt);
+            }
+        }
+        co_return out;
+    }
+
+    Fetch fetch_;
+    Batcher<Key, Value> batcher_;
 };
 
 // Rows keyed by their `id` member (what a Coalescer's fetch answers).
