@@ -8,16 +8,15 @@
 -- orders/s: autovacuum's ANALYZE ~6 % of the machine, re-planning in GetCachedPlan ~8 %; docs/performance.md).
 -- A table is now analyzed after a million changed rows plus 10 % of its size: stable plans, and a
 -- large table keeps being analyzed as it grows. VACUUM is unchanged (dead rows and the visibility map need it).
-ALTER TABLE orders.orders SET (autovacuum_analyze_threshold = 1000000);
-ALTER TABLE orders.outbox SET (autovacuum_analyze_threshold = 1000000);
-ALTER TABLE orders.order_sellers SET (autovacuum_analyze_threshold = 1000000);
-ALTER TABLE payment.payments SET (autovacuum_analyze_threshold = 1000000);
-ALTER TABLE payment.payment_attempts SET (autovacuum_analyze_threshold = 1000000);
-ALTER TABLE payment.payment_events SET (autovacuum_analyze_threshold = 1000000);
-ALTER TABLE payment.idempotency_keys SET (autovacuum_analyze_threshold = 1000000);
-ALTER TABLE payment.outbox SET (autovacuum_analyze_threshold = 1000000);
-ALTER TABLE delivery.deliveries SET (autovacuum_analyze_threshold = 1000000);
-ALTER TABLE delivery.history SET (autovacuum_analyze_threshold = 1000000);
-ALTER TABLE delivery.outbox SET (autovacuum_analyze_threshold = 1000000);
-ALTER TABLE product.stock_movements SET (autovacuum_analyze_threshold = 1000000);
-ALTER TABLE product.products SET (autovacuum_analyze_threshold = 1000000);
+DO $$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['orders.orders', 'orders.outbox', 'orders.order_sellers', 'payment.payments',
+                             'payment.payment_attempts', 'payment.payment_events', 'payment.idempotency_keys',
+                             'payment.outbox', 'delivery.deliveries', 'delivery.history', 'delivery.outbox',
+                             'product.stock_movements', 'product.products'] LOOP
+        EXECUTE format('ALTER TABLE %s SET (autovacuum_analyze_threshold = 1000000)', t);
+    END LOOP;
+END
+$$;
