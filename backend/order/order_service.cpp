@@ -195,7 +195,7 @@ OrderService::OrderService(pg::Pool& db, redis::Client& redis, product::ProductS
       board_(board),
       options_(options),
       repo_(db),
-      writer_(repo_, options.reservation_ttl.count(), 64, sleep_, static_cast<long>(options.commit_linger.count())) {}
+      writer_(repo_, options.reservation_ttl.count(), 256, sleep_, static_cast<long>(options.commit_linger.count())) {}
 
 Task<Result<Placed>> OrderService::place(Principal who, PlaceOrder cmd, std::string idempotency_key,
                                          std::string request_hash) {

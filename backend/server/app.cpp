@@ -201,7 +201,7 @@ ShardApp build_shard_app(net::ShardContext& ctx, ProcessState& process) {
         co.stream = stream;
         co.group = group;
         co.consumer = events::default_consumer_name(ctx.id);
-        co.batch = 64;
+        co.batch = 256;
         co.poll_ms = 20;
         co.claim_idle_ms = 15'000;
         co.concurrent = true;
