@@ -37,6 +37,8 @@ int page_limit(const std::optional<std::string_view>& text, Validator& v) {
     return x;
 }
 
+nlohmann::json or_null(const std::optional<std::string>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); }
+
 std::optional<Error> check_idempotency_key(const std::optional<std::string_view>& key) {
     if (!key) {
         return std::nullopt;

@@ -22,6 +22,9 @@ namespace om {
 
 Result<nlohmann::json> parse_object(std::string_view body);
 
+// The string, or JSON null when absent.
+nlohmann::json or_null(const std::optional<std::string>& v);
+
 // Number of Unicode code points in valid UTF-8 text.
 std::size_t utf8_length(std::string_view s) noexcept;
 

@@ -119,8 +119,9 @@ DeliveryRepository::DeliveryRepository(pg::Pool& db) : db_(db) {
                 "h AS (INSERT INTO delivery.history (delivery_id, status, at, source, applied) "
                 "      SELECT id, 'READY', $7::timestamptz, 'SYSTEM', true FROM d) "
                 "SELECT id::text FROM d");
-    // Many deliveries at once, each with its READY history row and its DeliveryCreated in delivery.outbox, as one
-    // autocommit statement; returns the order ids whose delivery was created now.
+    // Many deliveries at once, each with its READY history row and its DeliveryCreated (the event whose aggregate
+    // is the delivery) in delivery.outbox, as one autocommit statement; returns the order ids whose delivery was
+    // created now.
     db_.prepare("delivery.insert_many_announced",
                 "WITH c AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS c (id uuid, order_id uuid, buyer_id uuid, "
                 "           seller_ids uuid[], address_id uuid, address jsonb, at timestamptz)), "
@@ -133,8 +134,8 @@ DeliveryRepository::DeliveryRepository(pg::Pool& db) : db_(db) {
                 "o AS (INSERT INTO delivery.outbox (id, event_type, aggregate_id, payload) "
                 "      SELECT x.id, x.type, x.aggregate, x.payload "
                 "      FROM ROWS FROM (jsonb_to_recordset($2::jsonb) AS (id uuid, type text, aggregate text, "
-                "           order_id uuid, payload jsonb)) WITH ORDINALITY AS x (id, type, aggregate, order_id, payload, n) "
-                "      WHERE x.order_id IN (SELECT order_id FROM d) ORDER BY x.n) "
+                "           payload jsonb)) WITH ORDINALITY AS x (id, type, aggregate, payload, n) "
+                "      WHERE x.aggregate IN (SELECT id::text FROM d) ORDER BY x.n) "
                 "SELECT order_id::text FROM d");
     db_.prepare("delivery.addr_find_many", "SELECT " + acols + " FROM delivery.addresses "
                                            "WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL");
@@ -278,7 +279,6 @@ Task<std::vector<std::string>> DeliveryRepository::insert_deliveries_announced(
         co_return created;
     }
     std::string rows = "[";
-    std::string events = "[";
     for (std::size_t i = 0; i < ds.size(); ++i) {
         const auto& d = ds[i];
         const nlohmann::json head{{"id", d.id},           {"order_id", d.order_id},     {"buyer_id", d.buyer_id},
@@ -286,15 +286,10 @@ Task<std::vector<std::string>> DeliveryRepository::insert_deliveries_announced(
         std::string h = head.dump();
         h.pop_back();
         rows += (i > 0 ? "," : "") + h + ",\"address\":" + d.address + "}";  // the snapshot is a JSON object
-        const auto& e = created_events.at(i);
-        const nlohmann::json ehead{{"id", e.id}, {"type", e.type}, {"aggregate", e.aggregate_id}, {"order_id", d.order_id}};
-        std::string eh = ehead.dump();
-        eh.pop_back();
-        events += (i > 0 ? "," : "") + eh + ",\"payload\":" + e.payload + "}";  // the payload is a JSON object
     }
     rows += "]";
-    events += "]";
-    auto r = co_await db_.query_prepared("delivery.insert_many_announced", pg::params(rows, events));
+    auto r = co_await db_.query_prepared("delivery.insert_many_announced",
+                                         pg::params(rows, events::rows_json(created_events)));
     for (int i = 0; i < r.rows(); ++i) {
         created.emplace_back(r.get(i, 0));
     }

@@ -127,8 +127,8 @@ public:
     // Inserts the delivery and its READY history row unless the order already has one (then false).
     Task<bool> insert_delivery(pg::Lease& tx, const DeliveryRow& d);
     // Many at once, each with its READY history row and, in the same statement (no transaction of its own),
-    // its DeliveryCreated in delivery.outbox (`created_events[i]` is that of `ds[i]`, written only if ds[i] was
-    // created); returns the order ids whose delivery was created now.
+    // its DeliveryCreated in delivery.outbox (an event whose aggregate is a delivery id of `ds`, written only if
+    // that delivery was created); returns the order ids whose delivery was created now.
     Task<std::vector<std::string>> insert_deliveries_announced(const std::vector<DeliveryRow>& ds,
                                                                const std::vector<events::OutboxEvent>& created_events);
     // The live addresses with these ids, whoever owns them (the caller checks the owner).

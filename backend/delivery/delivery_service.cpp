@@ -10,6 +10,7 @@
 
 #include "common/clock.hpp"
 #include "common/ids.hpp"
+#include "core/json.hpp"
 #include "core/log.hpp"
 #include "events/outbox_relay.hpp"
 #include "net/pg.hpp"
@@ -20,16 +21,14 @@ namespace {
 
 using nlohmann::json;
 
-json opt(const std::optional<std::string>& s) { return s ? json(*s) : json(nullptr); }
-
 Error address_not_found() { return Error{ErrorCode::not_found, "No such address"}; }
 Error delivery_not_found() { return Error{ErrorCode::not_found, "No such delivery"}; }
 
 // The copy of the address kept in the delivery (later edits of the address do not reach it).
 std::string snapshot_json(const AddressRow& a) {
     return json{{"addressId", a.id},   {"recipientName", a.recipient_name}, {"phone", a.phone},
-                {"postalCode", a.postal_code}, {"address1", a.address1}, {"address2", opt(a.address2)},
-                {"label", opt(a.label)}}
+                {"postalCode", a.postal_code}, {"address1", a.address1}, {"address2", or_null(a.address2)},
+                {"label", or_null(a.label)}}
         .dump();
 }
 
@@ -54,15 +53,15 @@ events::OutboxEvent make_event(const DeliveryRow& d, const std::string& type, co
            {"buyerId", d.buyer_id},
            {"sellerIds", d.seller_ids},
            {"status", status},
-           {"previousStatus", opt(previous)},
+           {"previousStatus", or_null(previous)},
            {"at", at},
            {"version", version},
            {"source", source},
-           {"carrier", opt(carrier)},
-           {"trackingNumber", opt(tracking)}};
+           {"carrier", or_null(carrier)},
+           {"trackingNumber", or_null(tracking)}};
     if (c) {
-        p["location"] = opt(c->location);
-        p["note"] = opt(c->note);
+        p["location"] = or_null(c->location);
+        p["note"] = or_null(c->note);
     }
     if (payment_id) {
         p["paymentId"] = *payment_id;
@@ -75,8 +74,8 @@ events::OutboxEvent make_event(const DeliveryRow& d, const std::string& type, co
 
 std::string address_json(const AddressRow& a) {
     return json{{"addressId", a.id},          {"recipientName", a.recipient_name}, {"phone", a.phone},
-                {"postalCode", a.postal_code}, {"address1", a.address1},           {"address2", opt(a.address2)},
-                {"label", opt(a.label)},       {"isDefault", a.is_default},        {"createdAt", a.created_at},
+                {"postalCode", a.postal_code}, {"address1", a.address1},           {"address2", or_null(a.address2)},
+                {"label", or_null(a.label)},       {"isDefault", a.is_default},        {"createdAt", a.created_at},
                 {"updatedAt", a.updated_at}}
         .dump();
 }
@@ -99,8 +98,8 @@ std::string delivery_json(const DeliveryRow& d) {
                 {"sellerIds", d.seller_ids},
                 {"status", d.status},
                 {"address", json::parse(d.address)},
-                {"carrier", opt(d.carrier)},
-                {"trackingNumber", opt(d.tracking_number)},
+                {"carrier", or_null(d.carrier)},
+                {"trackingNumber", or_null(d.tracking_number)},
                 {"version", d.version},
                 {"createdAt", d.created_at},
                 {"updatedAt", d.updated_at},

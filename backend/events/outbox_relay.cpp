@@ -34,6 +34,10 @@ const std::string& checked_table(const std::string& table) {
     return table;
 }
 
+std::string mark_sent_sql(const std::string& table) {
+    return "UPDATE " + checked_table(table) + " SET sent_at = now() WHERE id = ANY($1::uuid[])";
+}
+
 std::string insert_sql(const std::string& table) {
     return "INSERT INTO " + checked_table(table) +
            " (id, event_type, aggregate_id, payload) VALUES ($1::uuid, $2, $3, $4::jsonb)";
@@ -50,11 +54,8 @@ Task<void> append(pg::Lease& tx, std::string table, OutboxEvent event) {
     co_await tx.exec(insert_sql(table), std::move(params));
 }
 
-Task<void> append_many(pg::Lease& tx, std::string table, std::vector<OutboxEvent> events) {
-    if (events.empty()) {
-        co_return;
-    }
-    // [{"id","type","aggregate","payload": <the payload itself>}, ...]: the payloads are JSON objects already.
+std::string rows_json(const std::vector<OutboxEvent>& events) {
+    // The payloads are JSON objects already: spliced in, not parsed again.
     std::string rows = "[";
     for (std::size_t i = 0; i < events.size(); ++i) {
         const auto& e = events[i];
@@ -64,6 +65,14 @@ Task<void> append_many(pg::Lease& tx, std::string table, std::vector<OutboxEvent
         rows += (i > 0 ? "," : "") + h + ",\"payload\":" + e.payload + "}";
     }
     rows += "]";
+    return rows;
+}
+
+Task<void> append_many(pg::Lease& tx, std::string table, std::vector<OutboxEvent> events) {
+    if (events.empty()) {
+        co_return;
+    }
+    std::string rows = rows_json(events);
     co_await tx.exec("INSERT INTO " + checked_table(table) +
                          " (id, event_type, aggregate_id, payload) SELECT x.id, x.type, x.aggregate, x.payload "
                          "FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (id uuid, type text, aggregate text, payload jsonb)) "
@@ -163,8 +172,7 @@ Task<void> Publisher::mark_sent(std::string table, std::vector<std::string> ids)
         co_return;
     }
     if (mark_delay_ms_ <= 0 || !sleep_) {
-        co_await db_.query("UPDATE " + checked_table(table) + " SET sent_at = now() WHERE id = ANY($1::uuid[])",
-                           pg::params(pg::uuid_array(ids)));
+        co_await db_.query(mark_sent_sql(table), pg::params(pg::uuid_array(ids)));
         co_return;
     }
     auto& pending = unmarked_[table];
@@ -182,8 +190,7 @@ Task<void> Publisher::flush_marks() {
         unmarked_.clear();
         for (auto& [table, ids] : tables) {
             try {
-                co_await db_.query("UPDATE " + checked_table(table) + " SET sent_at = now() WHERE id = ANY($1::uuid[])",
-                                   pg::params(pg::uuid_array(ids)));
+                co_await db_.query(mark_sent_sql(table), pg::params(pg::uuid_array(ids)));
             } catch (const std::exception& e) {
                 // Left unmarked: the relay sends them again after min_age_ms (consumers deduplicate).
                 log::warn("marking published outbox rows failed; the relay sends them again",
@@ -203,7 +210,7 @@ OutboxRelay::OutboxRelay(boost::asio::io_context& io, pg::Pool& db, redis::Clien
     db_.prepare(claim_sql_, "SELECT id::text, event_type, aggregate_id, payload::text FROM " + t +
                                 " WHERE sent_at IS NULL AND created_at <= now() - $2::bigint * interval '1 millisecond' "
                                 "ORDER BY seq LIMIT $1::integer FOR UPDATE SKIP LOCKED");
-    db_.prepare(mark_sql_, "UPDATE " + t + " SET sent_at = now() WHERE id = ANY($1::uuid[])");
+    db_.prepare(mark_sql_, mark_sent_sql(t));
 }
 
 void OutboxRelay::stop() noexcept {

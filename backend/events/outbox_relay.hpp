@@ -58,6 +58,9 @@ void announce(const std::string& table);
 // Inserts an event row into `table` ("schema.table") on a connection inside an open transaction.
 // Throws std::invalid_argument for a table name that is not [a-z_]+.[a-z_]+.
 Task<void> append(pg::Lease& tx, std::string table, OutboxEvent event);
+// The events as a JSON array of {id, type, aggregate, payload} (what append_many inserts with
+// jsonb_to_recordset), for a statement that writes outbox rows alongside other rows.
+std::string rows_json(const std::vector<OutboxEvent>& events);
 // Several events in one statement, in this order (inside an open transaction). No-op for none.
 Task<void> append_many(pg::Lease& tx, std::string table, std::vector<OutboxEvent> events);
 // The same as one statement of its own (for an event that follows a change already committed elsewhere, such as

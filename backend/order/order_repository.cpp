@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/clock.hpp"
+#include "core/json.hpp"
 #include "net/pg.hpp"
 
 namespace om::order {
@@ -183,7 +184,6 @@ nlohmann::json history_of(const OrderChange& c) {
     return h;
 }
 
-nlohmann::json or_null(const std::optional<std::string>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); }
 }  // namespace
 
 Task<std::vector<OrderRow>> OrderRepository::lock_many(pg::Lease& tx, std::vector<std::string> ids) {

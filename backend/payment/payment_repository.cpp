@@ -7,6 +7,7 @@
 
 #include "common/clock.hpp"
 #include "common/ids.hpp"
+#include "core/json.hpp"
 #include "net/pg.hpp"
 
 namespace om::payment {
@@ -323,10 +324,6 @@ Task<std::optional<PaymentRow>> PaymentRepository::settle(std::string id, std::s
     auto row = co_await settles_.submit(std::move(request));
     co_return row;
 }
-
-namespace {
-nlohmann::json or_null(const std::optional<std::string>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); }
-}  // namespace
 
 Task<std::vector<std::optional<PaymentRepository::Inserted>>> PaymentRepository::insert_many(
     std::vector<KeyedInsert> batch) {
