@@ -2,6 +2,7 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <chrono>
@@ -30,12 +31,27 @@ std::string to_hex(const unsigned char* p, std::size_t n) {
     return out;
 }
 
+// The system's randomness, drawn 4 KiB at a time per thread: an order makes several ids, and one getrandom
+// system call each was measurable under load (issue 6). Ids are not secrets; secrets draw directly.
+void random_bytes(unsigned char* out, std::size_t n) {
+    constexpr std::size_t kPool = 4096;
+    thread_local std::array<unsigned char, kPool> pool{};
+    thread_local std::size_t used = kPool;
+    if (used + n > kPool) {
+        ensure_sodium();
+        randombytes_buf(pool.data(), pool.size());
+        used = 0;
+    }
+    std::copy_n(pool.begin() + static_cast<std::ptrdiff_t>(used), n, out);
+    sodium_memzero(pool.data() + used, n);
+    used += n;
+}
+
 }  // namespace
 
 std::string new_uuid_v7() {
-    ensure_sodium();
     std::array<unsigned char, 16> b{};
-    randombytes_buf(b.data(), b.size());
+    random_bytes(b.data(), b.size());
     const auto ms = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                                    std::chrono::system_clock::now().time_since_epoch())
                                                    .count());

@@ -57,7 +57,7 @@ constexpr Option options[] = {
     {"order-resume-after-ms", "OPENMARKET_ORDER_RESUME_AFTER_MS",
      "an order that stayed this long unsettled has its saga restarted (default 30000)"},
     {"order-linger-ms", "OPENMARKET_ORDER_LINGER_MS",
-     "while orders keep coming, how long a group commit and each saga step wait for more to batch (default 3)"},
+     "while orders keep coming, how long a group commit and each saga step wait for more to batch (default 10)"},
     {"order-approval-defer-ms", "OPENMARKET_ORDER_APPROVAL_DEFER_MS",
      "how long a payment approval waits for the delivery that confirms the order with it (default 500, 0: off)"},
     {"config", "OPENMARKET_CONFIG", "configuration file with key = value lines"},

@@ -34,8 +34,11 @@ const std::string& checked_table(const std::string& table) {
     return table;
 }
 
+// Rows that reached their stream are deleted: the stream (and the consumers' processed events) carry them
+// on, and an UPDATE of sent_at wrote a new row version and index entry per event and kept every event forever
+// (issue 6).
 std::string mark_sent_sql(const std::string& table) {
-    return "UPDATE " + checked_table(table) + " SET sent_at = now() WHERE id = ANY($1::uuid[])";
+    return "DELETE FROM " + checked_table(table) + " WHERE id = ANY($1::uuid[])";
 }
 
 std::string insert_sql(const std::string& table) {

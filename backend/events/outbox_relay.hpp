@@ -3,12 +3,12 @@
 //
 // A service writes its event rows with append() inside the transaction that makes the change, so an event
 // exists if and only if the change committed. An OutboxRelay, running in the background of one shard per
-// process, moves committed rows to a Redis Stream and marks them sent:
+// process, moves committed rows to a Redis Stream and then deletes them ("marks them sent"):
 //
 //   BEGIN; pg_try_advisory_xact_lock(<table>)                    -- one relay at a time per table
 //   SELECT ... WHERE sent_at IS NULL ORDER BY seq LIMIT n FOR UPDATE SKIP LOCKED
 //   XADD <stream> MAXLEN ~ <max_len> * eventId <id> type <type> aggregateId <aggregate> payload <json>   (per row)
-//   UPDATE ... SET sent_at = now() WHERE id = ANY(<the rows that reached Redis>); COMMIT
+//   DELETE ... WHERE id = ANY(<the rows that reached Redis>); COMMIT
 //
 // Delivery is at least once: a crash between XADD and COMMIT sends the rows again, so consumers deduplicate
 // by the `eventId` field. Rows of one aggregate are written under that aggregate's row lock, so their `seq`
@@ -18,6 +18,7 @@
 // The outbox table of a service must have these columns (see db/migrations/0006_delivery.sql):
 //   seq bigserial, id uuid PRIMARY KEY, event_type text, aggregate_id text, payload jsonb,
 //   created_at timestamptz DEFAULT now(), sent_at timestamptz   (+ a partial index on seq WHERE sent_at IS NULL)
+// (sent_at stays NULL since sent rows are deleted; tables of older versions may still hold sent rows.)
 #include <functional>
 #include <map>
 #include <memory>

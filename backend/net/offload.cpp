@@ -50,6 +50,8 @@ Task<void> Offload::run(std::function<void()> work) {
     }
 }
 
+void post_to(boost::asio::io_context& io, std::function<void()> f) { boost::asio::post(io, std::move(f)); }
+
 Task<void> sleep_for(boost::asio::io_context& io, long ms) {
     auto timer = std::make_shared<boost::asio::steady_timer>(io, std::chrono::milliseconds(ms));
     // Named awaiter: see when_both in core/task.hpp (GCC 12 and lambda temporaries in co_await).

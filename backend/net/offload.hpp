@@ -40,6 +40,9 @@ private:
     CpuPool& pool_;
 };
 
+// Runs `f` on the thread of `io` (another shard's, say). Thread-safe.
+void post_to(boost::asio::io_context& io, std::function<void()> f);
+
 // Suspends the coroutine for `ms` milliseconds on the shard's io_context.
 Task<void> sleep_for(boost::asio::io_context& io, long ms);
 

@@ -21,6 +21,7 @@ struct Wakeup::Impl {
     boost::asio::steady_timer timer;
     std::atomic<bool> pending{false};
     bool waiting = false;
+    bool subscribed = false;  // on the board of topics
 };
 
 namespace {
@@ -56,6 +57,9 @@ void wake(const std::shared_ptr<Wakeup::Impl>& impl) {
 Wakeup::Wakeup(boost::asio::io_context& io) : impl_(std::make_shared<Impl>(io)) {}
 
 Wakeup::~Wakeup() {
+    if (!impl_->subscribed) {
+        return;  // a request's wake-up: never on the board
+    }
     Board& b = board();
     std::lock_guard lock(b.mutex);
     for (auto& [topic, teams] : b.topics) {
@@ -73,6 +77,7 @@ void Wakeup::notify() { wake(impl_); }
 void Wakeup::subscribe(const std::string& topic, const std::string& team) {
     Board& b = board();
     std::lock_guard lock(b.mutex);
+    impl_->subscribed = true;
     b.topics[topic][team].members.push_back(impl_);
 }
 

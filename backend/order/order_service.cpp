@@ -13,6 +13,7 @@
 #include "events/outbox_relay.hpp"
 #include "net/pg.hpp"
 #include "net/redis.hpp"
+#include "net/wakeup.hpp"
 #include "product/product_service.hpp"
 
 namespace om::order {
@@ -27,22 +28,39 @@ struct SettleBoard::Impl {
         int watchers = 0;
         bool settled = false;
         std::optional<OrderRow> row;  // as committed by the settling step, when it said so
+        std::vector<net::Wakeup*> wakes;
     };
     std::unordered_map<std::string, Watch> watched;
+
+    // Under `mu`: unwatch() waits for it, so a woken Wakeup is alive.
+    void mark(Watch& w) {
+        w.settled = true;
+        for (auto* wake : w.wakes) {
+            wake->notify();
+        }
+    }
 };
 
 SettleBoard::SettleBoard() : impl_(std::make_unique<Impl>()) {}
 SettleBoard::~SettleBoard() = default;
 
-void SettleBoard::watch(const std::string& id) {
+void SettleBoard::watch(const std::string& id, net::Wakeup* wake) {
     std::lock_guard lock(impl_->mu);
-    ++impl_->watched[id].watchers;
+    auto& w = impl_->watched[id];
+    ++w.watchers;
+    if (wake != nullptr) {
+        w.wakes.push_back(wake);
+    }
 }
 
-void SettleBoard::unwatch(const std::string& id) {
+void SettleBoard::unwatch(const std::string& id, net::Wakeup* wake) {
     std::lock_guard lock(impl_->mu);
     auto it = impl_->watched.find(id);
-    if (it != impl_->watched.end() && --it->second.watchers <= 0) {
+    if (it == impl_->watched.end()) {
+        return;
+    }
+    std::erase(it->second.wakes, wake);
+    if (--it->second.watchers <= 0) {
         impl_->watched.erase(it);
     }
 }
@@ -51,8 +69,8 @@ void SettleBoard::settled(const std::string& id) {
     std::lock_guard lock(impl_->mu);
     auto it = impl_->watched.find(id);
     if (it != impl_->watched.end()) {
-        it->second.settled = true;
         it->second.row.reset();
+        impl_->mark(it->second);
     }
 }
 
@@ -60,8 +78,8 @@ void SettleBoard::settled(OrderRow row) {
     std::lock_guard lock(impl_->mu);
     auto it = impl_->watched.find(row.id);
     if (it != impl_->watched.end()) {
-        it->second.settled = true;
         it->second.row = std::move(row);
+        impl_->mark(it->second);
     }
 }
 
@@ -185,8 +203,9 @@ std::optional<SagaEvent> saga_event(const std::string& type, const json& p) {
 
 OrderService::OrderService(pg::Pool& db, redis::Client& redis, product::ProductService& products,
                            OwnershipCheck methods, OwnershipCheck addresses, Sleep sleep, SettleBoard& board,
-                           OrderOptions options)
-    : db_(db),
+                           OrderOptions options, boost::asio::io_context& io, CommitHub* hub)
+    : io_(io),
+      db_(db),
       redis_(redis),
       products_(products),
       methods_(std::move(methods)),
@@ -195,7 +214,27 @@ OrderService::OrderService(pg::Pool& db, redis::Client& redis, product::ProductS
       board_(board),
       options_(options),
       repo_(db),
-      writer_(repo_, options.reservation_ttl.count(), 256, sleep_, static_cast<long>(options.commit_linger.count())) {}
+      writer_(repo_, options.reservation_ttl.count(), 256, sleep_, static_cast<long>(options.commit_linger.count())),
+      hub_(hub) {}
+
+OrderService::~OrderService() {
+    if (hub_ != nullptr) {
+        hub_->disown(writer_);
+    }
+}
+
+void OrderService::own_commits() {
+    if (hub_ != nullptr) {
+        hub_->own(writer_, io_);
+    }
+}
+
+void OrderService::stop() noexcept {
+    stopped_ = true;
+    if (hub_ != nullptr) {
+        hub_->disown(writer_);  // the other shards write their own orders while this one stops
+    }
+}
 
 Task<Result<Placed>> OrderService::place(Principal who, PlaceOrder cmd, std::string idempotency_key,
                                          std::string request_hash) {
@@ -417,7 +456,13 @@ Task<Result<Placed>> OrderService::place_new(Principal who, PlaceOrder cmd, std:
                        {"reservedAtMs", now_ms()},
                        {"event", json::parse(placed.payload)},
                        {"at", at}};
-    auto written = co_await writer_.write(element.dump(), std::move(placed));
+    std::string element_json = element.dump();
+    WriteResult written;
+    if (hub_ != nullptr) {
+        written = co_await hub_->write(io_, writer_, std::move(element_json), std::move(placed));
+    } else {
+        written = co_await writer_.write(std::move(element_json), std::move(placed));
+    }
     using Kind = WriteResult::Kind;
     if (written.kind == Kind::unknown) {
         // The commit may have happened: keep the reservation; the sweeper releases it if the order never
@@ -459,13 +504,13 @@ Task<Result<Placed>> OrderService::place_new(Principal who, PlaceOrder cmd, std:
 }
 
 Task<Placed> OrderService::wait_settled(std::string id, bool fresh) {
-    board_.watch(id);
+    net::Wakeup wake(io_);
+    board_.watch(id, &wake);
     const auto start = now_ms();
     const auto deadline = start + options_.settle_wait.count();
-    // The board says when this process's saga settled the order; PostgreSQL is asked then, and every 500 ms
-    // in case another process settled it. A fresh order is PENDING: no need to read it before that (its saga
-    // takes several hops, so it cannot settle before the watch begins). The board is polled every 4 ms for the
-    // first 100 ms (the settle time under load), then less often.
+    // The board wakes this request when this process's saga settled the order; PostgreSQL is asked then, and
+    // after 500 ms, 1.5 s, 3.5 s ... in case another process settled it. A fresh order is PENDING: no need to read it before that
+    // (its saga takes several hops, so it cannot settle before the watch begins).
     std::optional<OrderRow> row;
     if (!fresh) {
         row = co_await repo_.find(id);
@@ -474,26 +519,33 @@ Task<Placed> OrderService::wait_settled(std::string id, bool fresh) {
         row->id = id;
         row->status = Status::pending;
     }
-    long since_db = 0;
+    std::int64_t ask_every = 500;  // doubles: under overload, waiting requests must not add much reading
+    auto next_ask = start + ask_every;
     bool read = !fresh;
-    while (row && !is_settled(row->status) && now_ms() < deadline) {
-        const auto elapsed = now_ms() - start;
-        const long pause = elapsed < 100 ? 4 : std::min<long>(50, static_cast<long>(elapsed / 4));
-        co_await sleep_(pause);
-        since_db += pause;
-        if (auto committed = board_.settled_row(id)) {
-            row = std::move(*committed);  // this process's saga settled it: the row as it committed
-            read = true;
-        } else if (board_.is_settled(id) || since_db >= 500) {
-            since_db = 0;
-            row = co_await repo_.find(id);
-            read = true;
+    std::exception_ptr failed;
+    try {
+        while (row && !is_settled(row->status) && now_ms() < deadline) {
+            co_await wake.wait(static_cast<long>(std::max<std::int64_t>(1, std::min(deadline, next_ask) - now_ms())));
+            if (auto committed = board_.settled_row(id)) {
+                row = std::move(*committed);  // this process's saga settled it: the row as it committed
+                read = true;
+            } else if (board_.is_settled(id) || now_ms() >= next_ask) {
+                ask_every *= 2;
+                next_ask = now_ms() + ask_every;
+                row = co_await repo_.find(id);
+                read = true;
+            }
         }
+        if (!read) {
+            row = co_await repo_.find(id);  // the answer shows the order as it stands
+        }
+    } catch (...) {
+        failed = std::current_exception();
     }
-    if (!read) {
-        row = co_await repo_.find(id);  // the answer shows the order as it stands
+    board_.unwatch(id, &wake);
+    if (failed) {
+        std::rethrow_exception(failed);
     }
-    board_.unwatch(id);
     if (!row) {
         throw std::runtime_error("order " + id + " vanished");
     }

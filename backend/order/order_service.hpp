@@ -20,6 +20,12 @@
 #include "order/order_repository.hpp"
 #include "order/order_writer.hpp"
 
+namespace boost::asio {
+class io_context;
+}
+namespace om::net {
+class Wakeup;
+}
 namespace om::pg {
 class Pool;
 }
@@ -70,7 +76,7 @@ struct OrderOptions {
 };
 
 // Orders that a request of this process is waiting for, and whether they have settled: the saga's handlers (on
-// any shard of the process) mark them, the waiting request polls this board cheaply and PostgreSQL rarely (the
+// any shard of the process) mark them and wake the waiting request, which asks PostgreSQL only rarely (the
 // handler may run in another process). Thread-safe.
 class SettleBoard {
 public:
@@ -78,8 +84,10 @@ public:
     ~SettleBoard();
     SettleBoard(const SettleBoard&) = delete;
     SettleBoard& operator=(const SettleBoard&) = delete;
-    void watch(const std::string& id);
-    void unwatch(const std::string& id);
+    // `wake` (may be null) is notified when the order settles, from the settling handler's thread, until
+    // unwatch(id, wake) has returned.
+    void watch(const std::string& id, net::Wakeup* wake = nullptr);
+    void unwatch(const std::string& id, net::Wakeup* wake = nullptr);
     void settled(const std::string& id);  // no-op unless watched
     // The same with the order as it stands after its settling commit: the waiting request answers with it
     // instead of reading it back.
@@ -95,7 +103,13 @@ private:
 class OrderService {
 public:
     OrderService(pg::Pool& db, redis::Client& redis, product::ProductService& products, OwnershipCheck methods,
-                 OwnershipCheck addresses, Sleep sleep, SettleBoard& board, OrderOptions options);
+                 OwnershipCheck addresses, Sleep sleep, SettleBoard& board, OrderOptions options,
+                 boost::asio::io_context& io, CommitHub* hub = nullptr);
+    ~OrderService();
+    OrderService(const OrderService&) = delete;
+    OrderService& operator=(const OrderService&) = delete;
+    // This shard's group commit writes the orders of every shard sharing the hub (until stop()).
+    void own_commits();
 
     // POST /order/process-order. `request_hash`: the digest of the request's meaning (items, method, address).
     Task<Result<Placed>> place(Principal who, PlaceOrder cmd, std::string idempotency_key, std::string request_hash);
@@ -120,7 +134,7 @@ public:
     // restart quiet sagas. Returns how many things it did. Throws om::Unavailable.
     Task<int> maintain_once();
     Task<void> run_maintenance();
-    void stop() noexcept { stopped_ = true; }
+    void stop() noexcept;
 
 private:
     // The request that owns the key: place_new, and on a refusal the order an earlier request committed.
@@ -142,6 +156,7 @@ private:
     Task<int> finish_give_backs();
     Task<int> resume_sagas();
 
+    boost::asio::io_context& io_;  // the shard's: a waiting request's wake-ups
     pg::Pool& db_;
     redis::Client& redis_;
     product::ProductService& products_;
@@ -152,6 +167,7 @@ private:
     OrderOptions options_;
     OrderRepository repo_;
     OrderWriter writer_;
+    CommitHub* hub_;
     struct Deferred {
         std::int64_t due_ms;
         events::StreamEntry entry;

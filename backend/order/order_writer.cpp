@@ -3,6 +3,7 @@
 #include "core/error.hpp"
 #include "core/log.hpp"
 #include "events/outbox_relay.hpp"
+#include "net/offload.hpp"
 #include "net/pg.hpp"
 #include "order/order_service.hpp"
 
@@ -136,6 +137,50 @@ Task<WriteResult> OrderWriter::write_one(Pending& p) {
     } catch (const std::exception& e) {
         co_return WriteResult{WriteResult::Kind::unknown, std::nullopt, e.what()};
     }
+}
+
+void CommitHub::own(OrderWriter& writer, boost::asio::io_context& io) {
+    std::lock_guard lock(mu_);
+    owner_ = &writer;
+    owner_io_ = &io;
+}
+
+void CommitHub::disown(OrderWriter& writer) {
+    std::lock_guard lock(mu_);
+    if (owner_ == &writer) {
+        owner_ = nullptr;
+        owner_io_ = nullptr;
+    }
+}
+
+Task<WriteResult> CommitHub::write(boost::asio::io_context& from, OrderWriter& local, std::string order_json,
+                                   events::OutboxEvent placed) {
+    OrderWriter* owner = nullptr;
+    boost::asio::io_context* owner_io = nullptr;
+    {
+        std::lock_guard lock(mu_);
+        owner = owner_;
+        owner_io = owner_io_;
+    }
+    if (owner == nullptr || owner_io == &from) {
+        co_return co_await local.write(std::move(order_json), std::move(placed));
+    }
+    CallbackAwaiter<WriteResult> written([&](std::function<void(WriteResult)> done) {
+        auto hand_over = [owner, &from, json = std::move(order_json), event = std::move(placed),
+                          done = std::move(done)]() mutable {
+            auto back = [&from, done = std::move(done)](std::exception_ptr error,
+                                                        std::optional<WriteResult> result) mutable {
+                if (error || !result) {
+                    result.emplace();  // unknown: the sweeper decides the order
+                    result->error = "the group commit failed";
+                }
+                net::post_to(from, [done = std::move(done), r = std::move(*result)]() mutable { done(std::move(r)); });
+            };
+            start_detached(owner->write(std::move(json), std::move(event)), std::move(back));
+        };
+        net::post_to(*owner_io, std::move(hand_over));
+    });
+    co_return co_await written;
 }
 
 }  // namespace om::order

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -15,6 +16,10 @@
 #include "core/task.hpp"
 #include "events/outbox_relay.hpp"
 #include "order/order_repository.hpp"
+
+namespace boost::asio {
+class io_context;
+}
 
 namespace om::order {
 
@@ -67,6 +72,27 @@ private:
     std::deque<Pending> queue_;
     bool draining_ = false;
     events::Publisher* publisher_ = nullptr;
+};
+
+// One group commit per process (issue 6): the new orders of every shard go to the writer of the shard that
+// owns the hub, so that they share its batches. With a writer per shard, each commit was half as large and the
+// shards' batches queued on the same product rows' locks. The owning shard writes; the asking shard resumes on
+// its own thread with the outcome. Thread-safe.
+class CommitHub {
+public:
+    // `writer` (used only on the thread of `io`) writes every shard's orders from now on.
+    void own(OrderWriter& writer, boost::asio::io_context& io);
+    // Before that writer goes away: the shards write their own orders again.
+    void disown(OrderWriter& writer);
+    // From the shard of `from`: the owner writes the order, or `local` when no writer owns the hub or when it
+    // is this shard's.
+    Task<WriteResult> write(boost::asio::io_context& from, OrderWriter& local, std::string order_json,
+                            events::OutboxEvent placed);
+
+private:
+    std::mutex mu_;
+    OrderWriter* owner_ = nullptr;
+    boost::asio::io_context* owner_io_ = nullptr;
 };
 
 }  // namespace om::order

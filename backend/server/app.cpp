@@ -116,7 +116,8 @@ payment::Sleep shard_sleep(net::ShardContext& ctx) {
 
 ProcessState::ProcessState(const Config& config)
     : search(std::make_unique<product::SearchFeed>(config.database_url)),
-      settle_board(std::make_unique<order::SettleBoard>()) {}
+      settle_board(std::make_unique<order::SettleBoard>()),
+      commit_hub(std::make_unique<order::CommitHub>()) {}
 
 ProcessState::~ProcessState() = default;
 
@@ -175,7 +176,11 @@ ShardApp build_shard_app(net::ShardContext& ctx, ProcessState& process) {
         },
         shard_sleep(ctx), *process.settle_board,
         order::OrderOptions{ctx.config.order_settle_wait, ctx.config.order_reservation_ttl,
-                            ctx.config.order_resume_after, ctx.config.order_approval_defer, ctx.config.order_linger});
+                            ctx.config.order_resume_after, ctx.config.order_approval_defer, ctx.config.order_linger},
+        ctx.io, process.commit_hub.get());
+    if (ctx.id == 0) {
+        orders->own_commits();
+    }
     order::add_routes(app.router, *orders);
     app.owned.push_back(orders);
 

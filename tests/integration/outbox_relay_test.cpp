@@ -119,7 +119,7 @@ TEST(OutboxRelay, RelaysCommittedRowsInOrderAndWaitsOutRedisOutages) {
     }
     ASSERT_FALSE(sent->error);
     EXPECT_EQ(sent->value.value_or(-1), 3);
-    EXPECT_EQ(om::test::sql_value(url, "SELECT count(*) FROM relay_test.outbox WHERE sent_at IS NULL"), "0");
+    EXPECT_EQ(om::test::sql_value(url, "SELECT count(*) FROM relay_test.outbox"), "0") << "sent rows are deleted";
     auto again = run(io, relay.relay_once());
     ASSERT_FALSE(again->error);
     EXPECT_EQ(again->value.value_or(-1), 0);
@@ -221,7 +221,7 @@ TEST(OutboxRelay, ConcurrentRelaysSendEachEventOnce) {
     }
     EXPECT_EQ(all->value->elements.size(), static_cast<std::size_t>(kBatches * kPerBatch));
     EXPECT_EQ(ids.size(), static_cast<std::size_t>(kBatches * kPerBatch));
-    EXPECT_EQ(om::test::sql_value(url, "SELECT count(*) FROM relay_test.outbox WHERE sent_at IS NULL"), "0");
+    EXPECT_EQ(om::test::sql_value(url, "SELECT count(*) FROM relay_test.outbox"), "0");
     a.stop();
     b.stop();
     EXPECT_TRUE(run_until(io, [&] { return done_a->done && done_b->done; }, 2s));
