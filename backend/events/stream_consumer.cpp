@@ -388,7 +388,7 @@ Task<void> StreamConsumer::run() {
         if (n < options_.batch) {
             const auto before = std::chrono::steady_clock::now();
             co_await wakeup_->wait(options_.poll_ms);
-            if (n > 0 && options_.linger_ms > 0 && !stopped_) {
+            if (n > 1 && options_.linger_ms > 0 && !stopped_) {
                 co_await pause(options_.linger_ms);
             }
             since_claim += std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - before)

@@ -86,8 +86,8 @@ struct ConsumerOptions {
     long max_backoff_ms = 5'000;     // pause after Redis failures doubles from poll_ms up to this
     bool concurrent = false;         // handle the entries of one read concurrently (handlers must allow it)
     // After a wake-up, wait this long before reading, so that entries added meanwhile share the read and the
-    // handler's batch (0: read at once). Only while entries keep coming: the first entry after a quiet spell
-    // is read at once.
+    // handler's batch (0: read at once). Only while entries come in company (the last read returned more than
+    // one): at a low rate each entry is read at once, since waiting would only add latency.
     long linger_ms = 0;
     // Where a group that does not exist yet starts: "$" (new entries only) or "0" (everything still in the
     // stream: after Redis lost its data, the entries relayed before the group was created again).

@@ -39,7 +39,9 @@ Task<WriteResult> OrderWriter::write(std::string order_json, events::OutboxEvent
 
 Task<void> OrderWriter::drain() {
     while (!queue_.empty()) {
-        const bool busy = std::chrono::steady_clock::now() - last_batch_ < std::chrono::milliseconds(20);
+        // Busy: the last batch was recent and had company. At a low rate batches stay single and go at once.
+        const bool busy = std::chrono::steady_clock::now() - last_batch_ < std::chrono::milliseconds(20) &&
+                          last_batch_size_ > 1;
         if (busy && sleep_ && linger_ms_ > 0 && queue_.size() < max_batch_) {
             co_await sleep_(linger_ms_);
         }
@@ -49,6 +51,7 @@ Task<void> OrderWriter::drain() {
             batch.push_back(std::move(queue_.front()));
             queue_.pop_front();
         }
+        last_batch_size_ = batch.size();
         co_await write_batch(std::move(batch));
     }
     draining_ = false;

@@ -39,9 +39,9 @@ struct WriteResult {
 class OrderWriter {
 public:
     using Sleep = std::function<Task<void>(long ms)>;
-    // `linger_ms` (with `sleep`): while orders keep coming (the last batch is less than 20 ms old), a batch waits
-    // this long for more before it is written, so that commits are shared by more orders; the first order after
-    // a quiet spell is written at once.
+    // `linger_ms` (with `sleep`): while orders keep coming in company (the last batch is less than 20 ms old and
+    // held more than one order), a batch waits this long for more before it is written, so that commits are
+    // shared by more orders; at a low rate (single-order batches) and after a quiet spell orders go at once.
     OrderWriter(OrderRepository& repo, std::int64_t max_age_ms, std::size_t max_batch = 64, Sleep sleep = {},
                 long linger_ms = 0)
         : repo_(repo), max_age_ms_(max_age_ms), max_batch_(max_batch), sleep_(std::move(sleep)),
@@ -69,6 +69,7 @@ private:
     Sleep sleep_;
     long linger_ms_;
     std::chrono::steady_clock::time_point last_batch_{};
+    std::size_t last_batch_size_ = 0;
     std::deque<Pending> queue_;
     bool draining_ = false;
     events::Publisher* publisher_ = nullptr;
