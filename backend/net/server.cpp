@@ -19,6 +19,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <list>
@@ -114,6 +115,7 @@ bool valid_request_id(std::string_view id) {
 struct SessionState {
     beast::tcp_stream* stream = nullptr;
     bool busy = false;
+    std::chrono::steady_clock::time_point idle_until{};  // while not busy: closed by the shard's sweep after this
 };
 
 struct Shard {
@@ -140,6 +142,7 @@ struct Shard {
     std::optional<ShardApp> app;
     std::optional<tcp::acceptor> acceptor;
     std::optional<asio::steady_timer> stats_timer;
+    std::optional<asio::steady_timer> sweep_timer;  // closes idle connections past their deadline
     std::unordered_set<SessionState*> sessions;
     int open_connections = 0;
     bool stopping = false;
@@ -151,6 +154,9 @@ struct Shard {
             finished = true;
             if (stats_timer) {
                 stats_timer->cancel();
+            }
+            if (sweep_timer) {
+                sweep_timer->cancel();
             }
             redis->stop();
             db->close();
@@ -224,6 +230,95 @@ std::string serialize(const Response& r, unsigned version, bool head, const std:
 // A response produced by the connection layer itself (parse errors, limits), before any handler ran.
 Response early_problem(ErrorCode code, std::string detail) { return problem(Error{code, std::move(detail)}); }
 
+// One request on a connection whose buffer holds its first bytes: read it, answer it. Returns whether the
+// connection stays open. A coroutine of its own, so that an idle connection's frame holds none of this.
+asio::awaitable<bool> serve_one(Shard& sh, beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                const std::string& remote) {
+    const Config& cfg = sh.config;
+    const auto started = std::chrono::steady_clock::now();
+
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(cfg.header_limit));
+    parser.body_limit(cfg.body_limit);
+    stream.expires_after(cfg.read_timeout);
+    auto [rec, rn] = co_await http::async_read(stream, buffer, parser, use_tuple);
+    (void)rn;
+
+    Request req;
+    req.remote_address = remote;
+    std::optional<Response> early;
+    bool keep_alive = true;
+    unsigned version = 11;
+    if (rec) {
+        keep_alive = false;
+        if (rec == http::error::header_limit) {
+            early = early_problem(ErrorCode::headers_too_large, "The request line and headers exceed " +
+                                                                    std::to_string(cfg.header_limit) + " bytes");
+        } else if (rec == http::error::body_limit) {
+            early = early_problem(ErrorCode::payload_too_large,
+                                  "The request body exceeds " + std::to_string(cfg.body_limit) + " bytes");
+        } else if (rec.category() == http::make_error_code(http::error::bad_target).category() &&
+                   rec != http::error::end_of_stream && rec != http::error::partial_message) {
+            early = early_problem(ErrorCode::bad_request, "Malformed HTTP request: " + rec.message());
+        } else {
+            co_return false;  // connection closed, reset, or timed out mid-request: nothing to answer
+        }
+        req.request_id = new_request_id();
+        req.route = "invalid";
+    } else {
+        auto& breq = parser.get();
+        version = breq.version();
+        keep_alive = breq.keep_alive();
+        if (auto rid = breq.find("X-Request-Id"); rid != breq.end() && valid_request_id(rid->value())) {
+            req.request_id = std::string(rid->value());
+        } else {
+            req.request_id = new_request_id();
+        }
+        req.method = method_from_string(breq.method_string());
+        req.target = std::string(breq.target());
+        for (const auto& f : breq) {
+            req.headers.add(std::string(f.name_string()), std::string(f.value()));
+        }
+        req.body = std::move(breq.body());
+        if (!parse_target(req.target, req)) {
+            early = early_problem(ErrorCode::bad_request, "Unsupported request target");
+            req.route = "invalid";
+        }
+    }
+
+    Response res;
+    std::string log_message;
+    if (early) {
+        res = std::move(*early);
+    } else {
+        res = co_await await_task(dispatch(*sh.app, req, log_message));
+    }
+    if (sh.stopping) {
+        keep_alive = false;
+    }
+    const std::string wire = serialize(res, version, req.method == Method::head, req.request_id, keep_alive);
+    stream.expires_after(cfg.read_timeout);
+    auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(wire), use_tuple);
+    (void)wn;
+
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    sh.metrics.observe_request(sh.id, req.route, to_string(req.method), res.status, secs);
+    if (cfg.access_log) {
+        log::info("request", {{"request_id", req.request_id},
+                              {"method", to_string(req.method)},
+                              {"path", req.path},
+                              {"route", req.route},
+                              {"status", res.status},
+                              {"duration_ms", secs * 1000.0},
+                              {"shard", sh.id},
+                              {"remote", remote}});
+    }
+    if (!log_message.empty()) {
+        log::error("handler failed", {{"request_id", req.request_id}, {"route", req.route}, {"error", log_message}});
+    }
+    co_return !wec && keep_alive;
+}
+
 asio::awaitable<void> session(Shard& sh, tcp::socket socket) {
     beast::tcp_stream stream(std::move(socket));
     beast::flat_buffer buffer;
@@ -246,99 +341,27 @@ asio::awaitable<void> session(Shard& sh, tcp::socket socket) {
             break;
         }
         if (buffer.size() == 0) {
-            // Wait for the next request: the keep-alive idle timeout applies (the first request gets the read timeout).
+            // Idle until the next request: no buffer (freed) and no timer of its own; the shard's sweep closes
+            // the connection after the keep-alive idle timeout (the first request: the read timeout). Issue 6:
+            // an idle connection's memory.
             state.busy = false;
-            stream.expires_after(first ? cfg.read_timeout : cfg.idle_timeout);
+            state.idle_until = std::chrono::steady_clock::now() + (first ? cfg.read_timeout : cfg.idle_timeout);
+            buffer.shrink_to_fit();
+            auto [wec] = co_await stream.socket().async_wait(tcp::socket::wait_read, use_tuple);
+            if (wec || sh.stopping) {
+                break;  // closed, idle timeout or shutdown
+            }
+            state.busy = true;
+            stream.expires_after(cfg.read_timeout);
             auto [ec, n] = co_await stream.async_read_some(buffer.prepare(2048), use_tuple);
             if (ec) {
-                break;  // closed, idle timeout or shutdown
+                break;  // closed by the peer
             }
             buffer.commit(n);
         }
         first = false;
         state.busy = true;
-        const auto started = std::chrono::steady_clock::now();
-
-        http::request_parser<http::string_body> parser;
-        parser.header_limit(static_cast<std::uint32_t>(cfg.header_limit));
-        parser.body_limit(cfg.body_limit);
-        stream.expires_after(cfg.read_timeout);
-        auto [rec, rn] = co_await http::async_read(stream, buffer, parser, use_tuple);
-        (void)rn;
-
-        Request req;
-        req.remote_address = remote;
-        std::optional<Response> early;
-        bool keep_alive = true;
-        unsigned version = 11;
-        if (rec) {
-            keep_alive = false;
-            if (rec == http::error::header_limit) {
-                early = early_problem(ErrorCode::headers_too_large, "The request line and headers exceed " +
-                                                                        std::to_string(cfg.header_limit) + " bytes");
-            } else if (rec == http::error::body_limit) {
-                early = early_problem(ErrorCode::payload_too_large,
-                                      "The request body exceeds " + std::to_string(cfg.body_limit) + " bytes");
-            } else if (rec.category() == http::make_error_code(http::error::bad_target).category() &&
-                       rec != http::error::end_of_stream && rec != http::error::partial_message) {
-                early = early_problem(ErrorCode::bad_request, "Malformed HTTP request: " + rec.message());
-            } else {
-                break;  // connection closed, reset, or timed out mid-request: nothing to answer
-            }
-            req.request_id = new_request_id();
-            req.route = "invalid";
-        } else {
-            auto& breq = parser.get();
-            version = breq.version();
-            keep_alive = breq.keep_alive();
-            if (auto rid = breq.find("X-Request-Id"); rid != breq.end() && valid_request_id(rid->value())) {
-                req.request_id = std::string(rid->value());
-            } else {
-                req.request_id = new_request_id();
-            }
-            req.method = method_from_string(breq.method_string());
-            req.target = std::string(breq.target());
-            for (const auto& f : breq) {
-                req.headers.add(std::string(f.name_string()), std::string(f.value()));
-            }
-            req.body = std::move(breq.body());
-            if (!parse_target(req.target, req)) {
-                early = early_problem(ErrorCode::bad_request, "Unsupported request target");
-                req.route = "invalid";
-            }
-        }
-
-        Response res;
-        std::string log_message;
-        if (early) {
-            res = std::move(*early);
-        } else {
-            res = co_await await_task(dispatch(*sh.app, req, log_message));
-        }
-        if (sh.stopping) {
-            keep_alive = false;
-        }
-        const std::string wire = serialize(res, version, req.method == Method::head, req.request_id, keep_alive);
-        stream.expires_after(cfg.read_timeout);
-        auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(wire), use_tuple);
-        (void)wn;
-
-        const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-        sh.metrics.observe_request(sh.id, req.route, to_string(req.method), res.status, secs);
-        if (cfg.access_log) {
-            log::info("request", {{"request_id", req.request_id},
-                                  {"method", to_string(req.method)},
-                                  {"path", req.path},
-                                  {"route", req.route},
-                                  {"status", res.status},
-                                  {"duration_ms", secs * 1000.0},
-                                  {"shard", sh.id},
-                                  {"remote", remote}});
-        }
-        if (!log_message.empty()) {
-            log::error("handler failed", {{"request_id", req.request_id}, {"route", req.route}, {"error", log_message}});
-        }
-        if (wec || !keep_alive) {
+        if (!co_await serve_one(sh, stream, buffer, remote)) {
             break;
         }
     }
@@ -387,6 +410,27 @@ asio::awaitable<void> accept_loop(Shard& sh) {
         }
         asio::co_spawn(sh.io, session(sh, std::move(socket)), asio::detached);
     }
+}
+
+// Idle connections wait without a timer of their own (see session()); this sweep closes those past their
+// deadline, a few times per timeout.
+void schedule_sweep(Shard& sh) {
+    const auto shortest = std::min(sh.config.read_timeout, sh.config.idle_timeout);
+    sh.sweep_timer->expires_after(std::clamp<std::chrono::milliseconds>(shortest / 4, 10ms, 1000ms));
+    sh.sweep_timer->async_wait([&sh](const boost::system::error_code& ec) {
+        if (ec || sh.stopping) {
+            return;
+        }
+        const auto now = std::chrono::steady_clock::now();
+        boost::system::error_code ignored;
+        for (auto* s : sh.sessions) {
+            if (!s->busy && s->idle_until <= now) {
+                s->stream->socket().shutdown(tcp::socket::shutdown_both, ignored);
+                s->stream->cancel();
+            }
+        }
+        schedule_sweep(sh);
+    });
 }
 
 void schedule_stats(Shard& sh) {
@@ -464,6 +508,8 @@ int Server::run() {
         sh.redis->start();
         sh.stats_timer.emplace(sh.io);
         schedule_stats(sh);
+        sh.sweep_timer.emplace(sh.io);
+        schedule_sweep(sh);
         asio::co_spawn(sh.io, accept_loop(sh), asio::detached);
         asio::post(sh.io, [&sh] {
             for (auto& job : sh.app->background) {
@@ -542,6 +588,7 @@ int Server::run() {
     for (auto& sh : shards) {
         sh->app.reset();
         sh->stats_timer.reset();
+        sh->sweep_timer.reset();
         sh->acceptor.reset();
         sh->offload.reset();
         sh->redis.reset();
