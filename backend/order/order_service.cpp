@@ -509,8 +509,8 @@ Task<Placed> OrderService::wait_settled(std::string id, bool fresh) {
     const auto start = now_ms();
     const auto deadline = start + options_.settle_wait.count();
     // The board wakes this request when this process's saga settled the order; PostgreSQL is asked then, and
-    // after 500 ms, 1.5 s, 3.5 s ... in case another process settled it. A fresh order is PENDING: no need to read it before that
-    // (its saga takes several hops, so it cannot settle before the watch begins).
+    // after 500 ms, 1.5 s, 3.5 s ... in case another process settled it. A fresh order is PENDING: no need to
+    // read it before that (its saga takes several hops, so it cannot settle before the watch begins).
     std::optional<OrderRow> row;
     if (!fresh) {
         row = co_await repo_.find(id);
