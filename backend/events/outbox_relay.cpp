@@ -196,7 +196,7 @@ Task<void> Publisher::flush_marks() {
                 co_await db_.query(mark_sent_sql(table), pg::params(pg::uuid_array(ids)));
             } catch (const std::exception& e) {
                 // Left unmarked: the relay sends them again after min_age_ms (consumers deduplicate).
-                log::warn("marking published outbox rows failed; the relay sends them again",
+                log::warn("deleting published outbox rows failed; the relay sends them again",
                           {{"table", table}, {"events", ids.size()}, {"error", e.what()}});
             }
         }

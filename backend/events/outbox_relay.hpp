@@ -74,14 +74,14 @@ Task<std::vector<std::string>> add_to_stream(redis::Client& redis, std::string s
                                              const std::vector<OutboxEvent>& events);
 
 // Publishes a committed transaction's events at once instead of waiting for the relay: adds them to the
-// table's stream, marks them sent (one statement) and wakes this process's consumers. Never throws: whatever
+// table's stream, marks them sent (deletes their rows, one statement) and wakes this process's consumers. Never throws: whatever
 // fails stays unsent, and the relay sends it after `RelayOptions::min_age_ms`. A crash between the XADD and the
 // mark sends an event twice, as with the relay (consumers deduplicate).
 class Publisher {
 public:
     using Sleep = std::function<Task<void>(long ms)>;
-    // `mark_delay_ms` (with `sleep`): the rows that reached their stream are marked sent together, at most this
-    // long after (one UPDATE per table for every publish meanwhile, instead of one per publish). Must stay well
+    // `mark_delay_ms` (with `sleep`): the rows that reached their stream are marked sent (deleted) together, at
+    // most this long after (one DELETE per table for every publish meanwhile, instead of one per publish). Must stay well
     // below the relay's min_age_ms, or the relay sends them once more (harmless: consumers deduplicate). 0: at
     // once. Single-threaded: one Publisher per shard.
     Publisher(pg::Pool& db, redis::Client& redis, Sleep sleep = {}, long mark_delay_ms = 0)

@@ -189,7 +189,7 @@ ShardApp build_shard_app(net::ShardContext& ctx, ProcessState& process) {
     events::Publisher::route(order::kOutboxTable, events::kOrderStream);
     events::Publisher::route(payment::kOutboxTable, events::kPaymentStream);
     events::Publisher::route(delivery::kOutboxTable, delivery::kEventStream);
-    // Published rows are marked sent in one UPDATE per table every 100 ms (the relays wait a second for them).
+    // Published rows are deleted in one DELETE per table every 100 ms (the relays wait a second for them).
     auto publisher = std::make_shared<events::Publisher>(ctx.db, ctx.redis, shard_sleep(ctx), 100);
     app.owned.push_back(publisher);
     orders->set_publisher(publisher.get());
