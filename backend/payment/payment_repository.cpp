@@ -139,7 +139,9 @@ PaymentRepository::PaymentRepository(pg::Pool& db)
                 "           kind text, attempt integer, gkey text, outcome text, adc text, aref text, dur integer)), "
                 "u AS (UPDATE payment.payments SET status = b.st, decline_code = b.dc, gateway_ref = b.gref, "
                 "      approved_at = CASE WHEN b.st = 'APPROVED' THEN now() END, updated_at = now() "
-                "      FROM b WHERE id = b.pid AND status = 'PENDING' RETURNING " + pcols + "), "
+                "      FROM b WHERE id = b.pid AND status = 'PENDING' "
+                // By primary key whatever the statistics say (see orders.apply_many).
+                "      AND id = ANY (ARRAY(SELECT pid FROM b)) RETURNING " + pcols + "), "
                 "e AS (INSERT INTO payment.payment_events (payment_id, from_status, to_status, detail) "
                 "      SELECT b.pid, 'PENDING', b.st, b.dc FROM b WHERE b.pid::text IN (SELECT u.id FROM u)), "
                 "a AS (INSERT INTO payment.payment_attempts (payment_id, kind, attempt, gateway_key, outcome, "
