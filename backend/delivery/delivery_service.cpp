@@ -113,7 +113,9 @@ DeliveryService::DeliveryService(pg::Pool& db, SellerLookup sellers)
           auto rows = co_await repo_.find_addresses(std::move(ids));
           co_return by_id(std::move(rows));
       }),
-      sellers_(std::move(sellers)) {}
+      sellers_(std::move(sellers)) {
+    events::prepare_outbox(db, kOutboxTable);
+}
 
 Task<bool> DeliveryService::owns_address(std::string member_id, std::string address_id) {
     if (!is_uuid(address_id)) {

@@ -46,7 +46,25 @@ std::string insert_sql(const std::string& table) {
            " (id, event_type, aggregate_id, payload) VALUES ($1::uuid, $2, $3, $4::jsonb)";
 }
 
+std::string insert_many_sql(const std::string& table) {
+    return "INSERT INTO " + checked_table(table) +
+           " (id, event_type, aggregate_id, payload) SELECT x.id, x.type, x.aggregate, x.payload "
+           "FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (id uuid, type text, aggregate text, payload jsonb)) "
+           "WITH ORDINALITY AS x (id, type, aggregate, payload, n) ORDER BY x.n";
+}
+
+// The names under which prepare_outbox registers the statements of a table.
+std::string insert_name(const std::string& table) { return "outbox.insert:" + table; }
+std::string insert_many_name(const std::string& table) { return "outbox.insert_many:" + table; }
+std::string mark_name(const std::string& table) { return "outbox.mark:" + table; }
+
 }  // namespace
+
+void prepare_outbox(pg::Pool& db, const std::string& table) {
+    db.prepare(insert_name(table), insert_sql(table));
+    db.prepare(insert_many_name(table), insert_many_sql(table));
+    db.prepare(mark_name(table), mark_sent_sql(table));
+}
 
 std::string outbox_topic(const std::string& table) { return "outbox:" + table; }
 std::string stream_topic(const std::string& stream) { return "stream:" + stream; }
@@ -54,7 +72,7 @@ void announce(const std::string& table) { net::notify_topic(outbox_topic(table))
 
 Task<void> append(pg::Lease& tx, std::string table, OutboxEvent event) {
     auto params = pg::params(event.id, event.type, event.aggregate_id, event.payload);
-    co_await tx.exec(insert_sql(table), std::move(params));
+    co_await tx.exec_prepared(insert_name(checked_table(table)), std::move(params));
 }
 
 std::string rows_json(const std::vector<OutboxEvent>& events) {
@@ -76,16 +94,13 @@ Task<void> append_many(pg::Lease& tx, std::string table, std::vector<OutboxEvent
         co_return;
     }
     std::string rows = rows_json(events);
-    co_await tx.exec("INSERT INTO " + checked_table(table) +
-                         " (id, event_type, aggregate_id, payload) SELECT x.id, x.type, x.aggregate, x.payload "
-                         "FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (id uuid, type text, aggregate text, payload jsonb)) "
-                         "WITH ORDINALITY AS x (id, type, aggregate, payload, n) ORDER BY x.n",
-                     pg::params(rows));
+    co_await tx.exec_prepared(insert_many_name(checked_table(table)), pg::params(rows));
 }
 
 Task<void> append(pg::Pool& db, std::string table, OutboxEvent event) {
     auto params = pg::params(event.id, event.type, event.aggregate_id, event.payload);
-    co_await db.query(insert_sql(table), std::move(params));
+    prepare_outbox(db, checked_table(table));
+    co_await db.query_prepared(insert_name(table), std::move(params));
     announce(table);
 }
 
@@ -174,8 +189,9 @@ Task<void> Publisher::mark_sent(std::string table, std::vector<std::string> ids)
     if (ids.empty()) {
         co_return;
     }
+    prepare_outbox(db_, checked_table(table));
     if (mark_delay_ms_ <= 0 || !sleep_) {
-        co_await db_.query(mark_sent_sql(table), pg::params(pg::uuid_array(ids)));
+        co_await db_.query_prepared(mark_name(table), pg::params(pg::uuid_array(ids)));
         co_return;
     }
     auto& pending = unmarked_[table];
@@ -193,7 +209,7 @@ Task<void> Publisher::flush_marks() {
         unmarked_.clear();
         for (auto& [table, ids] : tables) {
             try {
-                co_await db_.query(mark_sent_sql(table), pg::params(pg::uuid_array(ids)));
+                co_await db_.query_prepared(mark_name(table), pg::params(pg::uuid_array(ids)));
             } catch (const std::exception& e) {
                 // Left unmarked: the relay sends them again after min_age_ms (consumers deduplicate).
                 log::warn("deleting published outbox rows failed; the relay sends them again",
@@ -209,11 +225,11 @@ OutboxRelay::OutboxRelay(boost::asio::io_context& io, pg::Pool& db, redis::Clien
     const std::string& t = checked_table(options_.table);
     wakeup_->subscribe(outbox_topic(t));
     claim_sql_ = "outbox.claim:" + t;
-    mark_sql_ = "outbox.mark:" + t;
+    mark_sql_ = mark_name(t);
     db_.prepare(claim_sql_, "SELECT id::text, event_type, aggregate_id, payload::text FROM " + t +
                                 " WHERE sent_at IS NULL AND created_at <= now() - $2::bigint * interval '1 millisecond' "
                                 "ORDER BY seq LIMIT $1::integer FOR UPDATE SKIP LOCKED");
-    db_.prepare(mark_sql_, mark_sent_sql(t));
+    prepare_outbox(db_, t);
 }
 
 void OutboxRelay::stop() noexcept {

@@ -56,6 +56,11 @@ std::string stream_topic(const std::string& stream);
 // The same as net::notify_topic(outbox_topic(table)): call it after the commit of a transaction that append()ed.
 void announce(const std::string& table);
 
+// Registers the statements of append, append_many and the publishers' deletes for `table` on `db` (each shard's
+// pool, by the repository that owns the table): they run as prepared statements, not parsed and planned on
+// every call (issue 6). Idempotent.
+void prepare_outbox(pg::Pool& db, const std::string& table);
+
 // Inserts an event row into `table` ("schema.table") on a connection inside an open transaction.
 // Throws std::invalid_argument for a table name that is not [a-z_]+.[a-z_]+.
 Task<void> append(pg::Lease& tx, std::string table, OutboxEvent event);

@@ -215,7 +215,9 @@ OrderService::OrderService(pg::Pool& db, redis::Client& redis, product::ProductS
       options_(options),
       repo_(db),
       writer_(repo_, options.reservation_ttl.count(), 256, sleep_, static_cast<long>(options.commit_linger.count())),
-      hub_(hub) {}
+      hub_(hub) {
+    events::prepare_outbox(db, kOutboxTable);
+}
 
 OrderService::~OrderService() {
     if (hub_ != nullptr) {

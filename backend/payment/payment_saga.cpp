@@ -51,6 +51,10 @@ events::OutboxEvent outcome_event(const json& order, const std::string& status, 
 
 }  // namespace
 
+PaymentSaga::PaymentSaga(PaymentService& payments, pg::Pool& db) : payments_(payments), db_(db) {
+    events::prepare_outbox(db, kOutboxTable);
+}
+
 Task<events::HandlerResult> PaymentSaga::handle(const events::StreamEntry& entry,
                                                 std::vector<events::OutboxEvent>& out) {
     if (entry.type() == "OrderPlaced") {

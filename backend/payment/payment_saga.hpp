@@ -22,7 +22,7 @@ inline constexpr const char* kOutboxTable = "payment.outbox";
 
 class PaymentSaga {
 public:
-    PaymentSaga(PaymentService& payments, pg::Pool& db) : payments_(payments), db_(db) {}
+    PaymentSaga(PaymentService& payments, pg::Pool& db);
     // Handler of om:events:order entries.
     Task<events::HandlerResult> on_order_event(events::StreamEntry entry);
     // The same for a batch: the entries are handled concurrently, and their outcome events written in one

@@ -188,7 +188,15 @@ Task<std::vector<ProductRow>> ProductRepository::list_by_seller(
 }
 
 Task<std::vector<ProductRow>> ProductRepository::find_many(const std::vector<std::string>& ids) {
-    auto r = co_await db_.query_prepared("product.find_many", pg::params(pg::uuid_array(ids)));
+    // One id (most lookups below a few hundred orders a second) takes the single-row statement: PostgreSQL keeps
+    // its generic plan, while `= ANY($1)` looks cheaper planned for each array and was planned on every call
+    // (issue 6: 90 µs of planning for 20 µs of execution, with this table's nine indexes).
+    pg::Result r;
+    if (ids.size() == 1) {
+        r = co_await db_.query_prepared("product.find", pg::params(ids.front()));
+    } else {
+        r = co_await db_.query_prepared("product.find_many", pg::params(pg::uuid_array(ids)));
+    }
     std::vector<ProductRow> out;
     out.reserve(static_cast<std::size_t>(r.rows()));
     for (int i = 0; i < r.rows(); ++i) {

@@ -43,6 +43,7 @@ using om::test::run_until;
 // Appends `n` events for `aggregate` in one transaction, committed or rolled back. Returns their ids.
 om::Task<std::vector<std::string>> write_events(om::pg::Pool& pool, std::string table, std::string aggregate, int n,
                                                 bool commit) {
+    om::events::prepare_outbox(pool, table);
     auto tx = co_await pool.acquire();
     co_await tx.exec("BEGIN");
     std::vector<std::string> ids;
