@@ -192,7 +192,14 @@ nlohmann::json history_of(const OrderChange& c) {
 }  // namespace
 
 Task<std::vector<OrderRow>> OrderRepository::lock_many(pg::Lease& tx, std::vector<std::string> ids) {
-    auto r = co_await tx.exec_prepared("orders.lock_many", pg::params(pg::uuid_array(ids)));
+    // One order takes the single-row statement, whose generic plan PostgreSQL keeps (`= ANY($1)` was planned
+    // again for every call; see ProductRepository::find_many).
+    pg::Result r;
+    if (ids.size() == 1) {
+        r = co_await tx.exec_prepared("orders.lock", pg::params(ids.front()));
+    } else {
+        r = co_await tx.exec_prepared("orders.lock_many", pg::params(pg::uuid_array(ids)));
+    }
     co_return rows(r);
 }
 
