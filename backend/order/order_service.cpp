@@ -498,7 +498,6 @@ Task<Result<Placed>> OrderService::place_new(Principal who, PlaceOrder cmd, std:
     }
     try {
         co_await gate.forget(order_id);
-        co_await products_.forget_cached(ids);
     } catch (const std::exception& e) {
         log::warn("after-commit cleanup failed", {{"order_id", order_id}, {"error", e.what()}});
     }
@@ -650,11 +649,6 @@ Task<void> OrderService::give_back(OrderRow o, std::string epoch) {
     try {
         co_await products_.gate().give_back(o.id, gate_lines(o), epoch);
         co_await repo_.gate_given_back(o.id);
-        std::vector<std::string> ids;
-        for (const auto& l : order_lines(o)) {
-            ids.push_back(l.product_id);
-        }
-        co_await products_.forget_cached(std::move(ids));
     } catch (const std::exception& e) {
         // The maintenance loop finishes it (orders.gate_pending).
         log::warn("stock give-back to the gate postponed", {{"order_id", o.id}, {"error", e.what()}});

@@ -3,6 +3,8 @@
 // Writers store the new representation after every committed change (set-if-newer by version), so a GET after
 // an update has returned never sees an older version; a reader that filled the cache from an older read cannot
 // overwrite a newer entry. Redis failures degrade to reading PostgreSQL.
+// The entry's stock is not what a GET shows: orders do not change `version` (issue 6), and the stock comes
+// from the product's gate key, read in the same MGET (see ProductService::get).
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -20,13 +22,23 @@ struct CachedProduct {
     std::string status;
     std::string seller_id;
     std::string json;
+    std::int64_t stock = 0;  // the stock `json` shows (part of the ETag); not stored in the entry
 };
+
+// An entry and the units the product's gate holds, read together.
+struct CacheRead {
+    std::optional<CachedProduct> product;  // nullopt on a miss
+    std::optional<std::int64_t> gate;      // nullopt when the gate key is missing
+};
+
+// `json` (a product representation) with its top-level "stock" set to `stock`.
+std::string with_stock(std::string json, std::int64_t stock);
 
 class ProductCache {
 public:
     explicit ProductCache(redis::Client& redis) : redis_(redis) {}
-    // nullopt on a miss or when Redis is unavailable.
-    Task<std::optional<CachedProduct>> get(const std::string& id);
+    // The entry and the gate key in one MGET; both missing when Redis is unavailable.
+    Task<CacheRead> get(const std::string& id);
     // Stores unless a newer version is cached. Never throws (a failed store is logged and the entry dropped).
     Task<void> put(const std::string& id, const CachedProduct& p);
 

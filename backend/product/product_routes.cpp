@@ -18,11 +18,14 @@ using nlohmann::json;
 constexpr std::int64_t max_price = 1'000'000'000'000;
 constexpr std::int64_t max_stock = 1'000'000'000;
 
-std::string etag(std::int64_t version) { return "\"" + std::to_string(version) + "\""; }
+// "<version>-<stock>": the representation changes with either (orders change the stock, not the version).
+std::string etag(std::int64_t version, std::int64_t stock) {
+    return "\"" + std::to_string(version) + "-" + std::to_string(stock) + "\"";
+}
 
 Response product_response(int status, const ProductRow& p) {
     auto r = json_response(status, product_json(p));
-    r.headers.set("ETag", etag(p.version));
+    r.headers.set("ETag", etag(p.version, p.stock));
     return r;
 }
 
@@ -78,7 +81,9 @@ Result<ProductPatch> parse_patch(const json& obj) {
     return p;
 }
 
-// If-Match: "3", "\"3\"", W/"3" or *. nullopt when absent or *; an unparsable value never matches (-1).
+// If-Match: the version of an ETag ("\"3-120\"", W/"3-120") or a bare version ("3", "\"3\""), or *. nullopt when
+// absent or *; an unparsable value never matches (-1). The stock part is not compared: a seller's edit is not
+// refused because buyers bought meanwhile.
 std::optional<std::int64_t> if_match(const Request& req) {
     auto h = req.headers.get("If-Match");
     if (!h) {
@@ -93,6 +98,13 @@ std::optional<std::int64_t> if_match(const Request& req) {
     }
     if (s.size() >= 2 && s.front() == '"' && s.back() == '"') {
         s = s.substr(1, s.size() - 2);
+    }
+    if (const auto dash = s.find('-'); dash != std::string_view::npos && dash > 0) {
+        const auto stock = s.substr(dash + 1);
+        if (stock.empty() || !std::all_of(stock.begin(), stock.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+            return -1;
+        }
+        s = s.substr(0, dash);
     }
     std::int64_t v = -1;
     auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
@@ -219,7 +231,7 @@ void add_routes(Router& router, ProductService& svc) {
         if (!p) {
             co_return problem(p.error(), req.path);
         }
-        const std::string tag = etag(p->version);
+        const std::string tag = etag(p->version, p->stock);
         const bool public_view = p->status == "ACTIVE";
         Response res;
         if (none_match(req, tag)) {
@@ -274,7 +286,7 @@ void add_routes(Router& router, ProductService& svc) {
             co_return problem(p.error(), req.path);
         }
         auto res = json_response(200, json{{"productId", p->id}, {"stock", p->stock}, {"version", p->version}}.dump());
-        res.headers.set("ETag", etag(p->version));
+        res.headers.set("ETag", etag(p->version, p->stock));
         co_return res;
     }, Auth::required);
 

@@ -36,7 +36,7 @@ ProductService::ProductService(pg::Pool& db, redis::Client& redis, SearchFeed& f
 
 Task<void> ProductService::cache(const ProductRow& p) {
     // Named, not a temporary: GCC 12 mishandles temporaries bound to reference parameters of a co_await'ed call.
-    const CachedProduct entry{p.version, p.status, p.seller_id, product_json(p)};
+    const CachedProduct entry{p.version, p.status, p.seller_id, product_json(p), p.stock};
     co_await cache_.put(p.id, entry);
 }
 
@@ -197,18 +197,29 @@ Task<Result<CachedProduct>> ProductService::get(const std::optional<Principal>& 
     if (!is_uuid(id)) {
         co_return std::unexpected(not_found());
     }
-    auto cached = co_await cache_.get(id);
-    if (!cached) {
+    // The stock shown is the gate's: what buyers can reserve now (PostgreSQL's stock less the units of orders
+    // being written). Orders change only the gate and the stock, not the cached entry (issue 6: the entry used
+    // to be dropped after every order, so that during a sale nearly every GET read PostgreSQL). Without a gate
+    // key (Redis lost it, or it was never seeded), PostgreSQL's stock is shown.
+    auto read = co_await cache_.get(id);
+    std::optional<CachedProduct> cached = std::move(read.product);
+    std::int64_t stock = 0;
+    if (!cached || !read.gate) {
         auto p = co_await repo_.find(id);
         if (!p) {
             co_return std::unexpected(not_found());
         }
-        cached = CachedProduct{p->version, p->status, p->seller_id, product_json(*p)};
+        cached = CachedProduct{p->version, p->status, p->seller_id, product_json(*p), p->stock};
         co_await cache_.put(id, *cached);
+        stock = read.gate.value_or(p->stock);
+    } else {
+        stock = *read.gate;
     }
     if (cached->status != "ACTIVE" && (!who || who->member_id != cached->seller_id)) {
         co_return std::unexpected(not_found());
     }
+    cached->json = with_stock(std::move(cached->json), stock);
+    cached->stock = stock;
     co_return std::move(*cached);
 }
 
@@ -338,14 +349,6 @@ Task<bool> ProductService::rebuild_gate() {
         std::rethrow_exception(failure);
     }
     co_return true;
-}
-
-Task<void> ProductService::forget_cached(std::vector<std::string> ids) {
-    for (auto& id : ids) {
-        id = "om:pc:" + id;
-    }
-    ids.insert(ids.begin(), "DEL");
-    co_await redis_.command(std::move(ids));
 }
 
 Task<std::vector<std::pair<std::string, std::string>>> ProductService::sellers_of(std::vector<std::string> ids) {

@@ -73,8 +73,6 @@ public:
     // Redis lost the gate (om:gate:ready is gone): sets a new epoch in PostgreSQL, copies every product's stock
     // into the gate and marks it ready. One rebuild at a time (a Redis lock); false when another one runs.
     Task<bool> rebuild_gate();
-    // Drops the cached GET representations of these products (their stock changed).
-    Task<void> forget_cached(std::vector<std::string> ids);
 
 private:
     Task<void> cache(const ProductRow& p);

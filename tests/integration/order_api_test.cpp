@@ -590,6 +590,44 @@ TEST_F(OrderApi, TheBuyerCancelsRefundedAndRestocked) {
     expect_ledger_balanced();
 }
 
+TEST_F(OrderApi, TheProductPageShowsTheStockOrdersLeftWithoutANewVersion) {
+    auto s = seller();
+    const auto p = product(s, 5);
+    const std::string path = "/products/" + p;
+    auto g = client_->get(path);
+    ASSERT_EQ(g.status, 200) << g.body;
+    const auto version = g.json()["version"].get<long long>();
+    const std::string before = "\"" + std::to_string(version) + "-5\"";
+    EXPECT_EQ(g.header("ETag"), before);
+
+    auto b = buyer();
+    auto o = place_settled(b, {{p, 3}});
+    ASSERT_EQ(o.value("status", ""), "CONFIRMED");
+    // The cached representation answers with the gate's stock: the same version, another ETag.
+    g = client_->request("GET", path, {}, {{"If-None-Match", before}});
+    ASSERT_EQ(g.status, 200) << g.body;
+    EXPECT_EQ(g.json()["stock"], 2);
+    EXPECT_EQ(g.json()["version"], version);
+    EXPECT_EQ(g.header("ETag"), "\"" + std::to_string(version) + "-2\"");
+    EXPECT_EQ(sql("SELECT stock || '/' || version FROM product.products WHERE id = '" + p + "'"),
+              "2/" + std::to_string(version));
+
+    // A seller's edit against the version from before the sale still applies (the stock part is not compared).
+    auto u = client_->request("PUT", path, json{{"price", 16000}}.dump(),
+                              {{"Authorization", "Bearer " + s.token}, {"If-Match", before}});
+    ASSERT_EQ(u.status, 200) << u.body;
+    EXPECT_EQ(u.json()["version"], version + 1);
+    EXPECT_EQ(u.json()["stock"], 2);
+
+    // Cancelling gives the units back to the page too.
+    ASSERT_EQ(client_->post("/order/orders/" + o.value("orderId", "") + "/cancel", json::object(), b.account.token).status,
+              200);
+    expect_gate_settles(p);
+    g = client_->get(path);
+    EXPECT_EQ(g.json()["stock"], 5);
+    EXPECT_EQ(g.json()["version"], version + 1);
+}
+
 TEST_F(OrderApi, DeliveryEventsDriveTheOrderToDelivered) {
     auto s = seller();
     const auto p = product(s, 5);

@@ -196,7 +196,7 @@ TEST_F(ProductApi, CreateReturnsTheProductWithLocationEtagAndDefaults) {
     EXPECT_EQ(p["status"], "ACTIVE");
     EXPECT_EQ(p["version"], 1);
     EXPECT_EQ(r.header("Location"), "/products/" + pid(p));
-    EXPECT_EQ(r.header("ETag"), "\"1\"");
+    EXPECT_EQ(r.header("ETag"), "\"1-7\"");  // version and stock
 
     // Every field given explicitly; names and categories are trimmed.
     r = client_->post("/products",
@@ -375,7 +375,7 @@ TEST_F(ProductApi, UpdateChangesOnlyTheGivenFieldsAndBumpsTheVersion) {
     EXPECT_EQ(u["version"], 2);
     EXPECT_EQ(u["createdAt"], p["createdAt"]);
     EXPECT_GE(u["updatedAt"].get<std::string>(), p["updatedAt"].get<std::string>());
-    EXPECT_EQ(r.header("ETag"), "\"2\"");
+    EXPECT_EQ(r.header("ETag"), "\"2-4\"");
 
     r = client_->put("/products/" + id,
                      {{"name", " LG 그램 프로 17 "}, {"category", "랩탑"}, {"currency", "USD"}, {"status", "INACTIVE"}},
@@ -388,7 +388,7 @@ TEST_F(ProductApi, UpdateChangesOnlyTheGivenFieldsAndBumpsTheVersion) {
     EXPECT_EQ(u["status"], "INACTIVE");
     EXPECT_EQ(u["price"], 1790000);
     EXPECT_EQ(u["version"], 3);
-    EXPECT_EQ(r.header("ETag"), "\"3\"");
+    EXPECT_EQ(r.header("ETag"), "\"3-4\"");
     EXPECT_EQ(db_version(id), "3");
     EXPECT_EQ(sql("SELECT name || '|' || status FROM product.products WHERE id = '" + id + "'"), "LG 그램 프로 17|INACTIVE");
 
@@ -447,10 +447,10 @@ TEST_F(ProductApi, IfMatchGuardsUpdates) {
     auto r = send(*client_, "PUT", path, {{"price", 1100000}}, s.token, {{"If-Match", "1"}});
     ASSERT_EQ(r.status, 200) << r.body;
     EXPECT_EQ(r.json()["version"], 2);
-    EXPECT_EQ(r.header("ETag"), "\"2\"");
+    EXPECT_EQ(r.header("ETag"), "\"2-3\"");
 
-    // Stale versions, in each accepted form, fail and change nothing.
-    for (const std::string stale : {"1", "\"1\"", "W/\"1\"", "3", "\"99\""}) {
+    // Stale versions, in each accepted form, fail and change nothing; so does a tag that is not ours.
+    for (const std::string stale : {"1", "\"1\"", "W/\"1\"", "3", "\"99\"", "\"1-3\"", "\"2-x\"", "\"2-\""}) {
         r = send(*client_, "PUT", path, {{"price", 5}}, s.token, {{"If-Match", stale}});
         expect_problem(r, 412, "PRECONDITION_FAILED");
     }
@@ -460,8 +460,9 @@ TEST_F(ProductApi, IfMatchGuardsUpdates) {
     EXPECT_EQ(g.json()["price"], 1100000);
     EXPECT_EQ(g.json()["version"], 2);
 
-    // The ETag form and the weak form of the current version are accepted.
-    r = send(*client_, "PUT", path, {{"price", 1050000}}, s.token, {{"If-Match", "\"2\""}});
+    // The ETag, a bare version and the weak form of the current version are accepted; the stock part of the
+    // ETag is not compared (buyers' orders do not make a seller's edit fail).
+    r = send(*client_, "PUT", path, {{"price", 1050000}}, s.token, {{"If-Match", "\"2-1\""}});
     ASSERT_EQ(r.status, 200) << r.body;
     EXPECT_EQ(r.json()["version"], 3);
     r = send(*client_, "PUT", path, {{"price", 1000000}}, s.token, {{"If-Match", "W/\"3\""}});
@@ -510,16 +511,16 @@ TEST_F(ProductApi, GetIsPublicWithEtagAndConditionalRequests) {
     ASSERT_EQ(r.status, 200) << r.body;
     expect_product_shape(r.json());
     EXPECT_EQ(r.json(), p);
-    EXPECT_EQ(r.header("ETag"), "\"1\"");
+    EXPECT_EQ(r.header("ETag"), "\"1-7\"");
     EXPECT_EQ(r.header("Cache-Control"), "public, no-cache");
     // Anyone may read an ACTIVE product, with any valid token.
     const auto b = buyer();
     EXPECT_EQ(client_->get(path, b.token).status, 200);
     EXPECT_EQ(client_->get(path, s.token).json(), p);
 
-    r = client_->request("GET", path, {}, {{"If-None-Match", "\"1\""}});
+    r = client_->request("GET", path, {}, {{"If-None-Match", "\"1-7\""}});
     EXPECT_EQ(r.status, 304) << r.body;
-    EXPECT_EQ(r.header("ETag"), "\"1\"");
+    EXPECT_EQ(r.header("ETag"), "\"1-7\"");
     EXPECT_TRUE(r.body.empty()) << r.body;
     r = client_->request("GET", path, {}, {{"If-None-Match", "*"}});
     EXPECT_EQ(r.status, 304) << r.body;
@@ -529,13 +530,13 @@ TEST_F(ProductApi, GetIsPublicWithEtagAndConditionalRequests) {
 
     // After an update the old ETag no longer matches.
     ASSERT_EQ(client_->put(path, {{"price", 1799000}}, s.token).status, 200);
-    r = client_->request("GET", path, {}, {{"If-None-Match", "\"1\""}});
+    r = client_->request("GET", path, {}, {{"If-None-Match", "\"1-7\""}});
     ASSERT_EQ(r.status, 200) << r.body;
     EXPECT_EQ(r.json()["price"], 1799000);
-    EXPECT_EQ(r.header("ETag"), "\"2\"");
-    r = client_->request("GET", path, {}, {{"If-None-Match", "\"2\""}});
+    EXPECT_EQ(r.header("ETag"), "\"2-7\"");
+    r = client_->request("GET", path, {}, {{"If-None-Match", "\"2-7\""}});
     EXPECT_EQ(r.status, 304);
-    EXPECT_EQ(r.header("ETag"), "\"2\"");
+    EXPECT_EQ(r.header("ETag"), "\"2-7\"");
 }
 
 TEST_F(ProductApi, GetUnknownOrInvalidIsNotFoundAndBadTokensAre401) {
@@ -562,7 +563,7 @@ TEST_F(ProductApi, InactiveProductsAreVisibleToTheirOwnerOnly) {
     ASSERT_EQ(r.status, 200) << r.body;
     EXPECT_EQ(r.json(), p);
     EXPECT_EQ(r.header("Cache-Control"), "private, no-cache");
-    EXPECT_EQ(r.header("ETag"), "\"1\"");
+    EXPECT_EQ(r.header("ETag"), "\"1-0\"");
 
     // Activating it makes it public at once; deactivating hides it again.
     ASSERT_EQ(client_->put(path, {{"status", "ACTIVE"}}, owner.token).status, 200);
@@ -600,13 +601,14 @@ TEST_F(ProductApi, ReadsAreNeverStaleAfterUpdates) {
             EXPECT_EQ(g.json()["price"], price) << "round " << i;
             EXPECT_EQ(g.json()["name"], "LG 그램 노트북 16인치 v" + std::to_string(i));
             EXPECT_EQ(g.json()["version"], version);
-            EXPECT_EQ(g.header("ETag"), "\"" + std::to_string(version) + "\"");
+            EXPECT_EQ(g.header("ETag"), "\"" + std::to_string(version) + "-" + std::to_string(51 - i) + "\"");
         }
         auto inv = inventory(*client_, id, {{"delta", -1}}, s.token);
         ASSERT_EQ(inv.status, 200) << inv.body;
         ++version;
         for (auto& rd : readers) {
-            auto g = rd->request("GET", path, {}, {{"If-None-Match", "\"" + std::to_string(version - 1) + "\""}});
+            const std::string before = "\"" + std::to_string(version - 1) + "-" + std::to_string(51 - i) + "\"";
+            auto g = rd->request("GET", path, {}, {{"If-None-Match", before}});
             ASSERT_EQ(g.status, 200) << "round " << i << ": " << g.body;
             EXPECT_EQ(g.json()["stock"], 50 - i);
             EXPECT_EQ(g.json()["version"], version);
