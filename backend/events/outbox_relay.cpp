@@ -189,7 +189,10 @@ Task<void> Publisher::mark_sent(std::string table, std::vector<std::string> ids)
     if (ids.empty()) {
         co_return;
     }
-    prepare_outbox(db_, checked_table(table));
+    if (!prepared_.contains(table)) {  // once per table, not on every publish
+        prepare_outbox(db_, checked_table(table));
+        prepared_.insert(table);
+    }
     if (mark_delay_ms_ <= 0 || !sleep_) {
         co_await db_.query_prepared(mark_name(table), pg::params(pg::uuid_array(ids)));
         co_return;

@@ -22,6 +22,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -104,6 +105,7 @@ private:
     Sleep sleep_;
     long mark_delay_ms_;
     std::map<std::string, std::vector<std::string>> unmarked_;  // table → ids sent, not yet marked
+    std::set<std::string> prepared_;                             // tables whose delete is registered on db_
     bool flushing_ = false;
 };
 
