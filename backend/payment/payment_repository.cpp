@@ -103,6 +103,7 @@ PaymentRepository::PaymentRepository(pg::Pool& db)
                 "SELECT " + mcols + " FROM payment.methods WHERE member_id = $1::uuid AND deleted_at IS NULL "
                 "ORDER BY created_at DESC, id DESC LIMIT 100");
     db_.prepare("payment.find_methods", "SELECT " + mcols + " FROM payment.methods WHERE id = ANY($1::uuid[])");
+    db_.prepare("payment.find_method_id", "SELECT " + mcols + " FROM payment.methods WHERE id = $1::uuid");
     db_.prepare("payment.find_method",
                 "SELECT " + mcols + " FROM payment.methods WHERE id = $1::uuid AND member_id = $2::uuid "
                 "AND ($3::boolean OR deleted_at IS NULL)");
@@ -254,7 +255,14 @@ Task<std::optional<MethodRow>> PaymentRepository::find_method(std::string id, st
 }
 
 Task<std::vector<MethodRow>> PaymentRepository::find_methods(std::vector<std::string> ids) {
-    auto r = co_await db_.query_prepared("payment.find_methods", pg::params(pg::uuid_array(ids)));
+    // One id (the usual batch: one order's check, one charge) takes the single-row statement, whose generic plan
+    // PostgreSQL keeps; `= ANY($1)` was planned on every call (issue 6: 85 µs of planning for 19 µs of execution).
+    pg::Result r;
+    if (ids.size() == 1) {
+        r = co_await db_.query_prepared("payment.find_method_id", pg::params(ids.front()));
+    } else {
+        r = co_await db_.query_prepared("payment.find_methods", pg::params(pg::uuid_array(ids)));
+    }
     std::vector<MethodRow> out;
     out.reserve(static_cast<std::size_t>(r.rows()));
     for (int i = 0; i < r.rows(); ++i) {
