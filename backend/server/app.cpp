@@ -195,19 +195,13 @@ ShardApp build_shard_app(net::ShardContext& ctx, ProcessState& process) {
     orders->set_publisher(publisher.get());
     deliveries->set_publisher(publisher.get());
 
-    // The saga's consumers run on shard 0 only, one per group and process (consumer groups spread the entries over
-    // processes). With a consumer per shard each read, each charge batch and each deliveries' statement was half as
-    // large: at 1,000 orders/s PostgreSQL used 89-90 % of a core against 71-76 % now, the machine 91-92 % against
-    // 78-85 % (issue 6, docs/performance.md). The other shards still answer requests; the settle board wakes them.
+    // The saga's consumers run on every shard (consumer groups spread the entries over shards and processes).
     auto payment_saga = std::make_shared<payment::PaymentSaga>(*payments, ctx.db);
     auto delivery_saga = std::make_shared<delivery::DeliverySaga>(*deliveries);
     payment_saga->set_publisher(publisher.get());
     app.owned.push_back(payment_saga);
     app.owned.push_back(delivery_saga);
     auto consume = [&ctx, &app](const char* stream, const char* group, auto handler) {
-        if (ctx.id != 0) {
-            return;
-        }
         events::ConsumerOptions co;
         co.stream = stream;
         co.group = group;
