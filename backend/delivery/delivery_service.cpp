@@ -108,21 +108,8 @@ std::string delivery_json(const DeliveryRow& d) {
 }
 
 DeliveryService::DeliveryService(pg::Pool& db, SellerLookup sellers)
-    : repo_(db),
-      addresses_([this](std::vector<std::string> ids) -> Task<std::unordered_map<std::string, AddressRow>> {
-          auto rows = co_await repo_.find_addresses(std::move(ids));
-          co_return by_id(std::move(rows));
-      }),
-      sellers_(std::move(sellers)) {
+    : repo_(db), sellers_(std::move(sellers)) {
     events::prepare_outbox(db, kOutboxTable);
-}
-
-Task<bool> DeliveryService::owns_address(std::string member_id, std::string address_id) {
-    if (!is_uuid(address_id)) {
-        co_return false;
-    }
-    auto a = co_await addresses_.get(std::move(address_id));
-    co_return a && a->member_id == member_id;
 }
 
 // ---- addresses ------------------------------------------------------------------------------------

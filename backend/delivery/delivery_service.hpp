@@ -88,8 +88,6 @@ public:
     Task<std::vector<Result<bool>>> create_for_orders(std::vector<OrderDelivery> orders);
     // Publishes the saga's DeliveryCreated events at once after their commit (otherwise the relay does).
     void set_publisher(events::Publisher* publisher) noexcept { publisher_ = publisher; }
-    // Whether the member has this live address (the order's check; concurrent checks share one query).
-    Task<bool> owns_address(std::string member_id, std::string address_id);
     // The order saga asked again for a delivery that exists (its DeliveryCreated may have been lost with Redis):
     // publishes DeliveryCreated once more, with the delivery's current status.
     Task<void> announce(DeliveryRow d);
@@ -132,8 +130,6 @@ private:
 
     DeliveryRepository repo_;
     events::Publisher* publisher_ = nullptr;
-    // Address lookups of concurrent orders of this shard, one query per round trip.
-    Coalescer<std::string, AddressRow> addresses_;
     SellerLookup sellers_;
 };
 

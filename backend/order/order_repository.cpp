@@ -117,7 +117,12 @@ Task<std::vector<PlaceOutcome>> OrderRepository::place(std::string batch_json, s
     for (int i = 0; i < r.rows(); ++i) {
         PlaceOutcome p;
         p.order_id = r.get(i, 0);
-        p.created = r.get(i, 1) == "CREATED";
+        const std::string_view outcome = r.get(i, 1);
+        p.created = outcome == "CREATED";
+        if (outcome.starts_with("INVALID:")) {
+            p.bad_method = outcome.find("method") != std::string_view::npos;
+            p.bad_address = outcome.find("address") != std::string_view::npos;
+        }
         p.existing_id = r.get_opt(i, 2);
         out.push_back(std::move(p));
     }

@@ -19,8 +19,10 @@ namespace om::order {
 
 struct PlaceOutcome {
     std::string order_id;
-    bool created = false;                    // false: DUPLICATE of existing_id
+    bool created = false;                    // false: DUPLICATE of existing_id, or refused (below)
     std::optional<std::string> existing_id;  // the order already holding (buyer, key)
+    bool bad_method = false;                 // refused: the payment method is not the buyer's, or deleted
+    bool bad_address = false;                // refused: the address is not the buyer's, or deleted
 };
 
 // Fields written by a saga step or a cancellation (nullopt: unchanged).

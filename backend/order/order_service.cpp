@@ -197,19 +197,20 @@ std::optional<SagaEvent> saga_event(const std::string& type, const json& p) {
     return e;
 }
 
+FieldError method_problem() { return {"paymentMethodId", "no such payment method"}; }
+FieldError address_problem() { return {"addressId", "no such address"}; }
+
 }  // namespace
 
 // ---- OrderService --------------------------------------------------------------------------------------------
 
 OrderService::OrderService(pg::Pool& db, redis::Client& redis, product::ProductService& products,
-                           OwnershipCheck methods, OwnershipCheck addresses, Sleep sleep, SettleBoard& board,
-                           OrderOptions options, boost::asio::io_context& io, CommitHub* hub)
+                           Sleep sleep, SettleBoard& board, OrderOptions options, boost::asio::io_context& io,
+                           CommitHub* hub)
     : io_(io),
       db_(db),
       redis_(redis),
       products_(products),
-      methods_(std::move(methods)),
-      addresses_(std::move(addresses)),
       sleep_(std::move(sleep)),
       board_(board),
       options_(options),
@@ -369,15 +370,14 @@ Task<Result<Placed>> OrderService::place_new(Principal who, PlaceOrder cmd, std:
                          {"quantity", line.quantity},
                          {"lineTotal", line_total}});
     }
-    // Both checks at once (each shares its query with the other orders of this shard in flight).
-    auto method_check = methods_(who.member_id, cmd.payment_method_id);
-    auto address_check = addresses_(who.member_id, cmd.address_id);
-    const auto [method_ok, address_ok] = co_await when_both(std::move(method_check), std::move(address_check));
-    if (!method_ok) {
-        problems.push_back({"paymentMethodId", "no such payment method"});
+    // That the payment method and the address are the buyer's and live is checked by the group commit
+    // (orders.place_orders asks the payment and delivery services' functions), in the transaction that writes
+    // the order: no lookups before it. Here only their form.
+    if (!is_uuid(cmd.payment_method_id)) {
+        problems.push_back(method_problem());
     }
-    if (!address_ok) {
-        problems.push_back({"addressId", "no such address"});
+    if (!is_uuid(cmd.address_id)) {
+        problems.push_back(address_problem());
     }
     if (!problems.empty()) {
         co_return std::unexpected(
@@ -489,6 +489,17 @@ Task<Result<Placed>> OrderService::place_new(Principal who, PlaceOrder cmd, std:
             throw std::runtime_error("order of a duplicate idempotency key vanished");
         }
         co_return co_await replay(std::move(*existing), hash);
+    }
+    if (written.kind == Kind::invalid) {
+        std::vector<FieldError> refused;
+        if (written.bad_method) {
+            refused.push_back(method_problem());
+        }
+        if (written.bad_address) {
+            refused.push_back(address_problem());
+        }
+        co_return std::unexpected(
+            Error{ErrorCode::unprocessable, "The order cannot be placed as requested", std::move(refused)});
     }
     if (written.kind == Kind::out_of_stock) {
         co_return std::unexpected(Error{ErrorCode::out_of_stock, "Not enough stock for some items; nothing was reserved"});

@@ -42,9 +42,6 @@ inline constexpr const char* kOutboxTable = "orders.outbox";
 inline constexpr int kMaxLines = 50;
 inline constexpr std::int64_t kMaxQuantity = 1000;
 
-// Whether an id is a live payment method / address of the buyer (the payment and delivery services' C++
-// interfaces, injected by the server so that this module does not link them).
-using OwnershipCheck = std::function<Task<bool>(std::string member_id, std::string id)>;
 using Sleep = std::function<Task<void>(long ms)>;
 
 struct PlaceOrder {
@@ -102,8 +99,8 @@ private:
 
 class OrderService {
 public:
-    OrderService(pg::Pool& db, redis::Client& redis, product::ProductService& products, OwnershipCheck methods,
-                 OwnershipCheck addresses, Sleep sleep, SettleBoard& board, OrderOptions options,
+    OrderService(pg::Pool& db, redis::Client& redis, product::ProductService& products, Sleep sleep,
+                 SettleBoard& board, OrderOptions options,
                  boost::asio::io_context& io, CommitHub* hub = nullptr);
     ~OrderService();
     OrderService(const OrderService&) = delete;
@@ -160,8 +157,6 @@ private:
     pg::Pool& db_;
     redis::Client& redis_;
     product::ProductService& products_;
-    OwnershipCheck methods_;
-    OwnershipCheck addresses_;
     Sleep sleep_;
     SettleBoard& board_;
     OrderOptions options_;

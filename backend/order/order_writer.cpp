@@ -57,6 +57,25 @@ Task<void> OrderWriter::drain() {
     draining_ = false;
 }
 
+namespace {
+
+WriteResult result_of(const PlaceOutcome& o) {
+    WriteResult r;
+    if (o.created) {
+        r.kind = WriteResult::Kind::created;
+    } else if (o.bad_method || o.bad_address) {
+        r.kind = WriteResult::Kind::invalid;
+        r.bad_method = o.bad_method;
+        r.bad_address = o.bad_address;
+    } else {
+        r.kind = WriteResult::Kind::duplicate;
+        r.existing_id = o.existing_id;
+    }
+    return r;
+}
+
+}  // namespace
+
 Task<void> OrderWriter::write_batch(std::deque<Pending> batch) {
     std::string json = "[";
     for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -87,10 +106,7 @@ Task<void> OrderWriter::write_batch(std::deque<Pending> batch) {
         }
         co_await publish(std::move(placed));
         for (std::size_t i = 0; i < batch.size(); ++i) {
-            WriteResult r;
-            r.kind = outcomes[i].created ? WriteResult::Kind::created : WriteResult::Kind::duplicate;
-            r.existing_id = outcomes[i].existing_id;
-            batch[i].done(std::move(r));
+            batch[i].done(result_of(outcomes[i]));
         }
         co_return;
     }
@@ -133,8 +149,7 @@ Task<WriteResult> OrderWriter::write_one(Pending& p) {
             std::vector<events::OutboxEvent> placed{std::move(p.placed)};
             co_await publish(std::move(placed));
         }
-        co_return WriteResult{outcomes[0].created ? WriteResult::Kind::created : WriteResult::Kind::duplicate,
-                              outcomes[0].existing_id, ""};
+        co_return result_of(outcomes[0]);
     } catch (const pg::SqlError& e) {
         co_return classify(e);
     } catch (const std::exception& e) {

@@ -29,11 +29,14 @@ struct WriteResult {
         duplicate,       // (buyer, key) holds existing_id already
         out_of_stock,    // PostgreSQL refused the stock (the gate was above it): nothing written
         stale,           // the reservation is too old, or from an earlier gate epoch: nothing written
+        invalid,         // the payment method or the address is not the buyer's (bad_method, bad_address)
         unknown          // the database failed; the order may or may not have committed
     };
     Kind kind = Kind::unknown;
     std::optional<std::string> existing_id;
     std::string error;
+    bool bad_method = false;   // with invalid
+    bool bad_address = false;  // with invalid
 };
 
 class OrderWriter {

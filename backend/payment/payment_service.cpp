@@ -321,14 +321,6 @@ Task<std::optional<MethodRow>> PaymentService::method_of(std::string id, std::st
     co_return m;
 }
 
-Task<bool> PaymentService::usable_method(std::string member_id, std::string method_id) {
-    if (!is_uuid(method_id)) {
-        co_return false;
-    }
-    auto m = co_await method_of(std::move(method_id), std::move(member_id));
-    co_return m.has_value();
-}
-
 Task<std::optional<PaymentRow>> PaymentService::for_order(std::string order_id) {
     co_return co_await repo_.find_by_order(std::move(order_id));
 }

@@ -67,8 +67,6 @@ public:
     Task<Result<PaymentRow>> get(Principal who, std::string payment_id);
 
     // ---- for the order saga (C++ interface) ----
-    // Whether `method_id` is a live payment method of `member_id`.
-    Task<bool> usable_method(std::string member_id, std::string method_id);
     // The payment of an order, if one exists.
     Task<std::optional<PaymentRow>> for_order(std::string order_id);
 

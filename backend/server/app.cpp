@@ -169,12 +169,7 @@ ShardApp build_shard_app(net::ShardContext& ctx, ProcessState& process) {
     app.owned.push_back(deliveries);
 
     auto orders = std::make_shared<order::OrderService>(
-        ctx.db, ctx.redis, *products,
-        [p = payments.get()](std::string member, std::string id) { return p->usable_method(std::move(member), std::move(id)); },
-        [d = deliveries.get()](std::string member, std::string id) {
-            return d->owns_address(std::move(member), std::move(id));
-        },
-        shard_sleep(ctx), *process.settle_board,
+        ctx.db, ctx.redis, *products, shard_sleep(ctx), *process.settle_board,
         order::OrderOptions{ctx.config.order_settle_wait, ctx.config.order_reservation_ttl,
                             ctx.config.order_resume_after, ctx.config.order_approval_defer, ctx.config.order_linger},
         ctx.io, process.commit_hub.get());
