@@ -11,7 +11,6 @@
 
 #include "core/error.hpp"
 #include "core/http.hpp"
-#include "core/coalescer.hpp"
 #include "core/task.hpp"
 #include "delivery/delivery_repository.hpp"
 #include "delivery/lifecycle.hpp"

@@ -199,6 +199,10 @@ std::optional<SagaEvent> saga_event(const std::string& type, const json& p) {
 
 FieldError method_problem() { return {"paymentMethodId", "no such payment method"}; }
 FieldError address_problem() { return {"addressId", "no such address"}; }
+// 422 naming the fields, whether found before the reservation or refused by the group commit.
+Error unplaceable(std::vector<FieldError> problems) {
+    return Error{ErrorCode::unprocessable, "The order cannot be placed as requested", std::move(problems)};
+}
 
 }  // namespace
 
@@ -380,8 +384,7 @@ Task<Result<Placed>> OrderService::place_new(Principal who, PlaceOrder cmd, std:
         problems.push_back(address_problem());
     }
     if (!problems.empty()) {
-        co_return std::unexpected(
-            Error{ErrorCode::unprocessable, "The order cannot be placed as requested", std::move(problems)});
+        co_return std::unexpected(unplaceable(std::move(problems)));
     }
     if (total <= 0) {
         co_return std::unexpected(Error{ErrorCode::unprocessable, "The order's total must be above zero",
@@ -498,8 +501,7 @@ Task<Result<Placed>> OrderService::place_new(Principal who, PlaceOrder cmd, std:
         if (written.bad_address) {
             refused.push_back(address_problem());
         }
-        co_return std::unexpected(
-            Error{ErrorCode::unprocessable, "The order cannot be placed as requested", std::move(refused)});
+        co_return std::unexpected(unplaceable(std::move(refused)));
     }
     if (written.kind == Kind::out_of_stock) {
         co_return std::unexpected(Error{ErrorCode::out_of_stock, "Not enough stock for some items; nothing was reserved"});
