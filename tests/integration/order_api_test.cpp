@@ -371,6 +371,16 @@ TEST_F(OrderApi, BadRequestsAreRefusedAndReserveNothing) {
     r = place(*client_, b.account.token, theirs, om::new_uuid_v7());
     expect_problem(r, 422, "UNPROCESSABLE");
     EXPECT_NE(r.body.find("addressId"), std::string::npos) << r.body;
+    // The buyer's own method, deleted: refused by the group commit (payment.method_usable), which writes nothing.
+    auto gone = buyer();
+    auto del = client_->request("DELETE", "/payments/method/" + gone.method_id, {},
+                                {{"Authorization", "Bearer " + gone.account.token}});
+    ASSERT_EQ(del.status, 204) << del.body;
+    r = place(*client_, gone.account.token, order_body(gone, {{p, 1}}), om::new_uuid_v7());
+    expect_problem(r, 422, "UNPROCESSABLE");
+    EXPECT_NE(r.body.find("paymentMethodId"), std::string::npos) << r.body;
+    EXPECT_EQ(r.body.find("addressId"), std::string::npos) << r.body;
+    EXPECT_EQ(sql("SELECT count(*) FROM orders.orders WHERE buyer_id = '" + gone.account.id + "'"), "0");
 
     // A seller does not buy; nobody without a session does.
     expect_problem(place(*client_, s.token, body, om::new_uuid_v7()), 403, "FORBIDDEN");
