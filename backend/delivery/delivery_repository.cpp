@@ -138,7 +138,7 @@ DeliveryRepository::DeliveryRepository(pg::Pool& db) : db_(db) {
                 "      WHERE x.aggregate IN (SELECT id::text FROM d) ORDER BY x.n) "
                 "SELECT order_id::text FROM d");
     db_.prepare("delivery.addr_find_many", "SELECT " + acols + " FROM delivery.addresses "
-                                           "WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL");
+                                           "WHERE id = " + pg::any_uuid("$1") + " AND deleted_at IS NULL");
     db_.prepare("delivery.find", "SELECT " + dcols + " FROM delivery.deliveries d WHERE d.id = $1::uuid");
     db_.prepare("delivery.by_order", "SELECT " + dcols + " FROM delivery.deliveries d WHERE d.order_id = $1::uuid");
     db_.prepare("delivery.lock",
@@ -150,7 +150,7 @@ DeliveryRepository::DeliveryRepository(pg::Pool& db) : db_(db) {
                 "WHERE delivery_id = $1::uuid ORDER BY at, id");
     db_.prepare("delivery.histories",
                 "SELECT delivery_id::text, status, at AT TIME ZONE 'UTC' AS at_utc, location, note, source, applied "
-                "FROM delivery.history WHERE delivery_id = ANY($1::uuid[]) ORDER BY delivery_id, at, id");
+                "FROM delivery.history WHERE delivery_id = " + pg::any_uuid("$1") + " ORDER BY delivery_id, at, id");
     db_.prepare("delivery.event_seen", "SELECT 1 FROM delivery.history WHERE carrier_event_id = $1");
     db_.prepare("delivery.history_insert",
                 "INSERT INTO delivery.history (delivery_id, status, at, location, note, source, applied, carrier_event_id) "

@@ -38,7 +38,7 @@ const std::string& checked_table(const std::string& table) {
 // on, and an UPDATE of sent_at wrote a new row version and index entry per event and kept every event forever
 // (issue 6).
 std::string mark_sent_sql(const std::string& table) {
-    return "DELETE FROM " + checked_table(table) + " WHERE id = ANY($1::uuid[])";
+    return "DELETE FROM " + checked_table(table) + " WHERE id = " + pg::any_uuid("$1");
 }
 
 std::string insert_sql(const std::string& table) {

@@ -916,6 +916,10 @@ std::string copy_out(const std::string& url, const std::string& snapshot_sql, co
     return first;
 }
 
+std::string any_uuid(std::string_view param) {
+    return "ANY (ARRAY(SELECT unnest(" + std::string(param) + "::uuid[])))";
+}
+
 std::string uuid_array(const std::vector<std::string>& ids) {
     std::string out = "{";
     for (std::size_t i = 0; i < ids.size(); ++i) {

@@ -61,6 +61,12 @@ Params params(A&&... a) {
 // other values without commas, quotes or braces).
 std::string uuid_array(const std::vector<std::string>& ids);
 
+// SQL for "any of the uuid[] parameter `param`" (e.g. "$1") that PostgreSQL plans once: `id = ANY($1::uuid[])`
+// looks cheaper planned for each array and was planned again on every call (issue 6: at 300 orders/s, 2,601
+// plans for 2,840 calls of the order saga's row lock, 160 µs of planning a call), while the array behind a
+// sub-select is unknown to the planner either way, so it keeps the generic plan.
+std::string any_uuid(std::string_view param);
+
 // An owned PGresult. Values are returned as text (libpq text format).
 class Result {
 public:

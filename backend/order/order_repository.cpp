@@ -79,7 +79,7 @@ OrderRepository::OrderRepository(pg::Pool& db) : db_(db) {
                 "gate_epoch = coalesce($10, gate_epoch), gate_pending = gate_pending OR $11::boolean, "
                 "updated_at = now() WHERE id = $1::uuid");
     db_.prepare("orders.lock_many", "SELECT " + kCols +
-                                        " FROM orders.orders o WHERE o.id = ANY($1::uuid[]) ORDER BY o.id FOR UPDATE");
+                                        " FROM orders.orders o WHERE o.id = " + pg::any_uuid("$1") + " ORDER BY o.id FOR UPDATE");
     db_.prepare("orders.apply_many",
                 "UPDATE orders.orders o SET status = coalesce(c.status, o.status), "
                 "cancel_reason = coalesce(c.cancel_reason, o.cancel_reason), "
@@ -108,7 +108,7 @@ OrderRepository::OrderRepository(pg::Pool& db) : db_(db) {
                 "ORDER BY o.updated_at LIMIT $2::integer");
     db_.prepare("orders.touch_resumed",
                 "UPDATE orders.orders SET resumed = resumed + 1, updated_at = now() WHERE id = $1::uuid");
-    db_.prepare("orders.existing", "SELECT id::text FROM orders.orders WHERE id = ANY($1::uuid[])");
+    db_.prepare("orders.existing", "SELECT id::text FROM orders.orders WHERE id = " + pg::any_uuid("$1"));
 }
 
 Task<std::vector<PlaceOutcome>> OrderRepository::place(std::string batch_json, std::int64_t max_age_ms) {
@@ -197,8 +197,7 @@ nlohmann::json history_of(const OrderChange& c) {
 }  // namespace
 
 Task<std::vector<OrderRow>> OrderRepository::lock_many(pg::Lease& tx, std::vector<std::string> ids) {
-    // One order takes the single-row statement, whose generic plan PostgreSQL keeps (`= ANY($1)` was planned
-    // again for every call; see ProductRepository::find_many).
+    // One order takes the single-row statement, a plain index lookup; more take pg::any_uuid, planned once.
     pg::Result r;
     if (ids.size() == 1) {
         r = co_await tx.exec_prepared("orders.lock", pg::params(ids.front()));

@@ -459,6 +459,7 @@ Task<Result<Placed>> OrderService::place_new(Principal who, PlaceOrder cmd, std:
                        {"addressId", cmd.address_id},
                        {"epoch", reserved.epoch},
                        {"reservedAtMs", now_ms()},
+                       {"sellers", seller_ids(draft)},
                        {"event", json::parse(placed.payload)},
                        {"at", at}};
     std::string element_json = element.dump();
