@@ -1,9 +1,11 @@
 #pragma once
 // Batches concurrent requests of one shard into one statement per round trip (the read- and write-side twins of
-// the order group commit). The first caller's request runs at once; requests made while that batch runs wait
-// and go together in the next one (up to max_batch). No waiting for company: an idle shard runs one request at
-// a time, a busy one one batch per round trip. Single-threaded: use one instance per shard, from its thread
-// only.
+// the order group commit). The first caller's request runs at once, or after `defer` when one is given (one turn
+// of the event loop: the requests made in the same turn, such as those of a consumer's batch of entries handled
+// concurrently, then go together instead of the first one alone and the rest in a second statement); requests
+// made while that batch runs wait and go together in the next one (up to max_batch). No waiting for company
+// beyond that turn: an idle shard runs one request at a time, a busy one one batch per round trip.
+// Single-threaded: use one instance per shard, from its thread only.
 //
 //   Coalescer<Key, Value>:   fetch(keys) answers a map; a key missing from it has no value (lookups).
 //   Batcher<Request, Value>: run(requests) answers one optional value per request, in order (writes: each
@@ -26,8 +28,11 @@ class Batcher {
 public:
     // One answer per request, in order (nullopt: none). May throw: every caller of that batch gets the exception.
     using Run = std::function<Task<std::vector<std::optional<Value>>>(std::vector<Request>)>;
+    // Awaited before the first batch of an idle batcher is taken (e.g. pg::Pool::next_turn).
+    using Defer = std::function<Task<void>()>;
 
-    explicit Batcher(Run run, std::size_t max_batch = 256) : run_(std::move(run)), max_batch_(max_batch) {}
+    explicit Batcher(Run run, std::size_t max_batch = 256, Defer defer = {})
+        : run_(std::move(run)), max_batch_(max_batch), defer_(std::move(defer)) {}
 
     Task<std::optional<Value>> submit(Request request) {
         CallbackAwaiter<Outcome> answered([this, &request](std::function<void(Outcome)> done) {
@@ -55,6 +60,9 @@ private:
     };
 
     Task<void> drain() {
+        if (defer_) {
+            co_await defer_();
+        }
         while (!queue_.empty()) {
             std::vector<std::function<void(Outcome)>> waiting;
             std::vector<Request> requests;
@@ -84,6 +92,7 @@ private:
 
     Run run_;
     std::size_t max_batch_;
+    Defer defer_;
     std::deque<Pending> queue_;
     bool draining_ = false;
 };
@@ -95,9 +104,11 @@ public:
     // gets the exception.
     using Fetch = std::function<Task<std::unordered_map<Key, Value>>(std::vector<Key>)>;
 
-    explicit Coalescer(Fetch fetch, std::size_t max_batch = 256)
+    using Defer = typename Batcher<Key, Value>::Defer;
+
+    explicit Coalescer(Fetch fetch, std::size_t max_batch = 256, Defer defer = {})
         : fetch_(std::move(fetch)),
-          batcher_([this](std::vector<Key> keys) { return lookup(std::move(keys)); }, max_batch) {}
+          batcher_([this](std::vector<Key> keys) { return lookup(std::move(keys)); }, max_batch, std::move(defer)) {}
     Coalescer(const Coalescer&) = delete;  // the batcher points back here
     Coalescer& operator=(const Coalescer&) = delete;
 

@@ -806,6 +806,14 @@ Task<Result> Pool::query_prepared(std::string name, Params params) {
     return impl::query(impl_->state, std::move(name), std::move(params), true);
 }
 
+Task<void> Pool::next_turn() {
+    auto& io = impl_->state->io_;
+    CallbackAwaiter<bool> turned([&io](std::function<void(bool)> done) {
+        asio::post(io, [done = std::move(done)] { done(true); });
+    });
+    co_await turned;
+}
+
 PoolStats Pool::stats() const noexcept {
     const auto& st = *impl_->state;
     return PoolStats{st.open_, st.busy_, static_cast<int>(st.waiters_.size())};

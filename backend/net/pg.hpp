@@ -150,6 +150,9 @@ public:
     // Acquire, run one statement, release.
     Task<Result> query(std::string sql, Params params = {});
     Task<Result> query_prepared(std::string name, Params params = {});
+    // Resumes the caller from the pool's io_context after what is already queued there: one turn of the event
+    // loop (a Batcher's defer, so that the requests of one turn share a statement).
+    Task<void> next_turn();
 
     [[nodiscard]] PoolStats stats() const noexcept;
     // Closes every connection and fails waiters; used at shutdown.

@@ -70,8 +70,10 @@ PaymentRow payment_from_row(const pg::Result& r, int i) {
 
 PaymentRepository::PaymentRepository(pg::Pool& db)
     : db_(db),
-      inserts_([this](std::vector<KeyedInsert> batch) { return insert_many(std::move(batch)); }),
-      settles_([this](std::vector<Settle> batch) { return settle_many(std::move(batch)); }) {
+      inserts_([this](std::vector<KeyedInsert> batch) { return insert_many(std::move(batch)); }, 256,
+               [&db] { return db.next_turn(); }),
+      settles_([this](std::vector<Settle> batch) { return settle_many(std::move(batch)); }, 256,
+               [&db] { return db.next_turn(); }) {
     const std::string mcols = kMethodColumns;
     const std::string pcols = kPaymentColumns;
     db_.prepare("payment.member_lock", "SELECT pg_advisory_xact_lock(hashtextextended('payment.methods:' || $1, 0))");

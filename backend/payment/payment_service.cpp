@@ -54,7 +54,7 @@ PaymentService::PaymentService(pg::Pool& db, std::shared_ptr<GatewayClient> gate
       methods_([this](std::vector<std::string> ids) -> Task<std::unordered_map<std::string, MethodRow>> {
           auto rows = co_await repo_.find_methods(std::move(ids));
           co_return by_id(std::move(rows));
-      }),
+      }, 256, [&db] { return db.next_turn(); }),
       gateway_(std::move(gateway)),
       sleep_(std::move(sleep)) {}
 

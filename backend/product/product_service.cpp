@@ -32,7 +32,7 @@ ProductService::ProductService(pg::Pool& db, redis::Client& redis, SearchFeed& f
       rows_([this](std::vector<std::string> ids) -> Task<std::unordered_map<std::string, ProductRow>> {
           auto rows = co_await repo_.find_many(std::move(ids));
           co_return by_id(std::move(rows));
-      }) {}
+      }, 256, [&db] { return db.next_turn(); }) {}
 
 Task<void> ProductService::cache(const ProductRow& p) {
     // Named, not a temporary: GCC 12 mishandles temporaries bound to reference parameters of a co_await'ed call.

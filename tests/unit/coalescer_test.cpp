@@ -75,6 +75,34 @@ TEST(Coalescer, KeysAskedDuringAFetchGoTogetherInTheNext) {
     EXPECT_TRUE(d.error.empty());
 }
 
+TEST(Coalescer, WithADeferTheKeysOfOneTurnGoTogetherInTheFirstFetch) {
+    FakeSource src;
+    std::vector<std::function<void(bool)>> turns;  // the test ends the "turn of the event loop"
+    om::Coalescer<std::string, int> c([&src](std::vector<std::string> keys) { return src.fetch(std::move(keys)); },
+                                      256, [&turns]() -> om::Task<void> {
+                                          om::CallbackAwaiter<bool> turned(
+                                              [&turns](std::function<void(bool)> done) { turns.push_back(std::move(done)); });
+                                          co_await turned;
+                                      });
+    Result a, b, d;
+    ask(c, "a", a);  // not fetched alone: waits for the end of the turn...
+    ask(c, "b", b);
+    EXPECT_TRUE(src.batches.empty());
+    ASSERT_EQ(turns.size(), 1U);
+    turns[0](true);  // ...and goes with "b"
+    ASSERT_EQ(src.batches.size(), 1U);
+    EXPECT_EQ(src.batches[0], (std::vector<std::string>{"a", "b"}));
+    ask(c, "d", d);  // asked during the fetch: in the next batch, without another turn
+    src.pending[0](Map{{"a", 1}, {"b", 2}});
+    EXPECT_EQ(a.value, 1);
+    EXPECT_EQ(b.value, 2);
+    ASSERT_EQ(src.batches.size(), 2U);
+    EXPECT_EQ(src.batches[1], std::vector<std::string>{"d"});
+    EXPECT_EQ(turns.size(), 1U);
+    src.pending[1](Map{{"d", 4}});
+    EXPECT_EQ(d.value, 4);
+}
+
 TEST(Coalescer, AFailedFetchFailsItsBatchOnly) {
     FakeSource src;
     om::Coalescer<std::string, int> c([&src](std::vector<std::string> keys) { return src.fetch(std::move(keys)); });
