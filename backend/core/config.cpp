@@ -57,7 +57,9 @@ constexpr Option options[] = {
     {"order-resume-after-ms", "OPENMARKET_ORDER_RESUME_AFTER_MS",
      "an order that stayed this long unsettled has its saga restarted (default 30000)"},
     {"order-linger-ms", "OPENMARKET_ORDER_LINGER_MS",
-     "while orders keep coming, how long a group commit and each saga step wait for more to batch (default 10)"},
+     "while orders keep coming, how long a group commit and each saga step wait at most for more to batch (default 10)"},
+    {"order-linger-full-rate", "OPENMARKET_ORDER_LINGER_FULL_RATE",
+     "orders a second (per process) from which the whole linger applies; below, in proportion (default 1000, 0: always)"},
     {"order-approval-defer-ms", "OPENMARKET_ORDER_APPROVAL_DEFER_MS",
      "how long a payment approval waits for the delivery that confirms the order with it (default 500, 0: off)"},
     {"config", "OPENMARKET_CONFIG", "configuration file with key = value lines"},
@@ -246,6 +248,10 @@ std::optional<Error> apply(Config& c, CliResult& r, std::string_view key, std::s
         auto v = int_in(0, 100);
         if (!v) { return range_error(0, 100); }
         c.order_linger = std::chrono::milliseconds(*v);
+    } else if (key == "order-linger-full-rate") {
+        auto v = int_in(0, 1'000'000);
+        if (!v) { return range_error(0, 1'000'000); }
+        c.order_linger_full_rate = static_cast<int>(*v);
     } else if (key == "order-approval-defer-ms") {
         auto v = int_in(0, 10'000);
         if (!v) { return range_error(0, 10'000); }

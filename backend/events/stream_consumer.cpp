@@ -79,7 +79,8 @@ StreamConsumer::StreamConsumer(boost::asio::io_context& io, redis::Client& redis
       wakeup_(std::make_unique<net::Wakeup>(io)),
       redis_(redis),
       options_(std::move(options)),
-      handler_(std::move(handler)) {
+      handler_(std::move(handler)),
+      linger_(options_.linger_ms, options_.linger_full_rate) {
     wakeup_->subscribe(stream_topic(options_.stream), options_.group);
     if (options_.dead_letter_stream.empty()) {
         options_.dead_letter_stream = dead_letter_stream_for(options_.stream);
@@ -363,6 +364,7 @@ Task<void> StreamConsumer::run() {
                 co_await claim_once();
             }
             n = co_await read_once();
+            linger_.count(static_cast<std::size_t>(std::max(n, 0)));
         } catch (const std::exception& e) {
             error = *e.what() != '\0' ? e.what() : "unknown error";
         } catch (...) {
@@ -388,8 +390,8 @@ Task<void> StreamConsumer::run() {
         if (n < options_.batch) {
             const auto before = std::chrono::steady_clock::now();
             co_await wakeup_->wait(options_.poll_ms);
-            if (n > 1 && options_.linger_ms > 0 && !stopped_) {
-                co_await pause(options_.linger_ms);
+            if (const long wait = linger_.ms(); n > 1 && wait > 0 && !stopped_) {
+                co_await pause(wait);
             }
             since_claim += std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - before)
                                .count();

@@ -29,6 +29,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/linger.hpp"
 #include "core/task.hpp"
 #include "net/wakeup.hpp"
 
@@ -89,6 +90,9 @@ struct ConsumerOptions {
     // handler's batch (0: read at once). Only while entries come in company (the last read returned more than
     // one): at a low rate each entry is read at once, since waiting would only add latency.
     long linger_ms = 0;
+    // The linger grows with the rate of entries this consumer reads (om::Linger): all of `linger_ms` from this
+    // many entries a second, in proportion below (0: always all of it).
+    double linger_full_rate = 0;
     // Where a group that does not exist yet starts: "$" (new entries only) or "0" (everything still in the
     // stream: after Redis lost its data, the entries relayed before the group was created again).
     std::string start_id = "$";
@@ -135,6 +139,7 @@ private:
     ConsumerOptions options_;
     StreamHandler handler_;
     BatchHandler batch_handler_;
+    Linger linger_;
     std::string claim_cursor_ = "0-0";
     std::unordered_map<std::string, std::string> last_error_;  // entry id → its handler's last failure here
     bool group_ready_ = false;

@@ -461,6 +461,7 @@ Server::~Server() = default;
 int Server::run() {
     Config& cfg = impl_->config;
     const int n = cfg.shards > 0 ? cfg.shards : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+    cfg.shards = n;  // resolved: the shards' config says how many there are
     Metrics metrics(n);
     CpuPool cpu(cfg.cpu_threads, 4096);
     std::vector<std::unique_ptr<Shard>> shards;

@@ -219,7 +219,8 @@ OrderService::OrderService(pg::Pool& db, redis::Client& redis, product::ProductS
       board_(board),
       options_(options),
       repo_(db),
-      writer_(repo_, options.reservation_ttl.count(), 256, sleep_, static_cast<long>(options.commit_linger.count())),
+      writer_(repo_, options.reservation_ttl.count(), 256, sleep_, static_cast<long>(options.commit_linger.count()),
+              options.linger_full_rate),
       hub_(hub) {
     events::prepare_outbox(db, kOutboxTable);
 }

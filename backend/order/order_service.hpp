@@ -68,8 +68,10 @@ struct OrderOptions {
     // follows an approval names the payment and confirms the order in one write, so an approval applied only
     // when that has not happened by then saves one order transaction per order (issue 6).
     std::chrono::milliseconds approval_defer{500};
-    // While orders keep coming, a group commit waits this long for more orders before it is written.
+    // While orders keep coming, a group commit waits up to this long for more orders before it is written: all
+    // of it from `linger_full_rate` orders a second in this process, in proportion below (0: always all of it).
     std::chrono::milliseconds commit_linger{0};
+    double linger_full_rate{0};
 };
 
 // Orders that a request of this process is waiting for, and whether they have settled: the saga's handlers (on

@@ -40,10 +40,10 @@ Task<WriteResult> OrderWriter::write(std::string order_json, events::OutboxEvent
 Task<void> OrderWriter::drain() {
     while (!queue_.empty()) {
         // Busy: the last batch was recent and had company. At a low rate batches stay single and go at once.
-        const bool busy = std::chrono::steady_clock::now() - last_batch_ < std::chrono::milliseconds(20) &&
-                          last_batch_size_ > 1;
-        if (busy && sleep_ && linger_ms_ > 0 && queue_.size() < max_batch_) {
-            co_await sleep_(linger_ms_);
+        const auto now = std::chrono::steady_clock::now();
+        const bool busy = now - last_batch_ < std::chrono::milliseconds(20) && last_batch_size_ > 1;
+        if (const long wait = linger_.ms(now); busy && sleep_ && wait > 0 && queue_.size() < max_batch_) {
+            co_await sleep_(wait);
         }
         last_batch_ = std::chrono::steady_clock::now();
         std::deque<Pending> batch;
@@ -52,6 +52,7 @@ Task<void> OrderWriter::drain() {
             queue_.pop_front();
         }
         last_batch_size_ = batch.size();
+        linger_.count(batch.size(), last_batch_);
         co_await write_batch(std::move(batch));
     }
     draining_ = false;

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "core/linger.hpp"
 #include "core/task.hpp"
 #include "events/outbox_relay.hpp"
 #include "order/order_repository.hpp"
@@ -43,12 +44,14 @@ class OrderWriter {
 public:
     using Sleep = std::function<Task<void>(long ms)>;
     // `linger_ms` (with `sleep`): while orders keep coming in company (the last batch is less than 20 ms old and
-    // held more than one order), a batch waits this long for more before it is written, so that commits are
-    // shared by more orders; at a low rate (single-order batches) and after a quiet spell orders go at once.
+    // held more than one order), a batch waits up to this long for more before it is written, so that commits
+    // are shared by more orders; at a low rate (single-order batches) and after a quiet spell orders go at once.
+    // How long exactly grows with the rate of orders (om::Linger): all of it from `linger_full_rate` orders a
+    // second (0: always all of it).
     OrderWriter(OrderRepository& repo, std::int64_t max_age_ms, std::size_t max_batch = 64, Sleep sleep = {},
-                long linger_ms = 0)
+                long linger_ms = 0, double linger_full_rate = 0)
         : repo_(repo), max_age_ms_(max_age_ms), max_batch_(max_batch), sleep_(std::move(sleep)),
-          linger_ms_(linger_ms) {}
+          linger_(linger_ms, linger_full_rate) {}
 
     // `order_json`: one element of orders.place_orders' batch (see db/migrations/0007_order_saga.sql), whose
     // OrderPlaced is `placed` (published at once after the commit when a publisher is set).
@@ -70,7 +73,7 @@ private:
     std::int64_t max_age_ms_;
     std::size_t max_batch_;
     Sleep sleep_;
-    long linger_ms_;
+    Linger linger_;
     std::chrono::steady_clock::time_point last_batch_{};
     std::size_t last_batch_size_ = 0;
     std::deque<Pending> queue_;

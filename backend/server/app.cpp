@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <mutex>
 
 #include "delivery/delivery_routes.hpp"
@@ -171,7 +172,8 @@ ShardApp build_shard_app(net::ShardContext& ctx, ProcessState& process) {
     auto orders = std::make_shared<order::OrderService>(
         ctx.db, ctx.redis, *products, shard_sleep(ctx), *process.settle_board,
         order::OrderOptions{ctx.config.order_settle_wait, ctx.config.order_reservation_ttl,
-                            ctx.config.order_resume_after, ctx.config.order_approval_defer, ctx.config.order_linger},
+                            ctx.config.order_resume_after, ctx.config.order_approval_defer, ctx.config.order_linger,
+                            static_cast<double>(ctx.config.order_linger_full_rate)},
         ctx.io, process.commit_hub.get());
     if (ctx.id == 0) {
         orders->own_commits();
@@ -207,6 +209,8 @@ ShardApp build_shard_app(net::ShardContext& ctx, ProcessState& process) {
         co.concurrent = true;
         co.start_id = "0";
         co.linger_ms = static_cast<long>(ctx.config.order_linger.count());
+        // Each shard has a consumer in the group, and the entries are shared among them.
+        co.linger_full_rate = static_cast<double>(ctx.config.order_linger_full_rate) / std::max(1, ctx.config.shards);
         auto consumer = std::make_shared<events::StreamConsumer>(ctx.io, ctx.redis, co, std::move(handler));
         app.background.emplace_back([c = consumer.get()] { return c->run(); });
         app.stop.emplace_back([c = consumer.get()] { c->stop(); });
