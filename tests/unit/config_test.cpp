@@ -341,6 +341,24 @@ TEST(Config, BadRedisUrl) {
     }
 }
 
+TEST(Config, OrderLinger) {
+    const auto d = parse({});
+    ASSERT_TRUE(d.has_value());
+    EXPECT_EQ(d->config.order_linger, std::chrono::milliseconds(10));
+    EXPECT_EQ(d->config.order_linger_full_rate, 1000);
+    const auto r = parse({"--order-linger-ms=4", "--order-linger-full-rate=0"});
+    ASSERT_TRUE(r.has_value()) << r.error().detail;
+    EXPECT_EQ(r->config.order_linger, std::chrono::milliseconds(4));
+    EXPECT_EQ(r->config.order_linger_full_rate, 0);
+    for (const Args& a : {Args{"--order-linger-full-rate=-1"}, Args{"--order-linger-full-rate=fast"},
+                          Args{"--order-linger-full-rate=1000001"}}) {
+        SCOPED_TRACE(a.front());
+        const auto bad = parse(a);
+        ASSERT_FALSE(bad.has_value());
+        EXPECT_EQ(bad.error().code, om::ErrorCode::validation_failed);
+    }
+}
+
 TEST(Config, OtherBadValues) {
     for (const Args& a : {Args{"--log-level=verbose"}, Args{"--access-log=yes"}, Args{"--body-limit=10"},
                           Args{"--pg-pool-size=0"}, Args{"--cpu-threads=65"}, Args{"--database-url="},
