@@ -86,7 +86,7 @@ struct ConsumerOptions {
     std::string dead_letter_stream;  // empty: dead_letter_stream_for(stream)
     long max_backoff_ms = 5'000;     // pause after Redis failures doubles from poll_ms up to this
     bool concurrent = false;         // handle the entries of one read concurrently (handlers must allow it)
-    // After a wake-up, wait this long before reading, so that entries added meanwhile share the read and the
+    // After a wake-up, wait up to this long before reading, so that entries added meanwhile share the read and the
     // handler's batch (0: read at once). Only while entries come in company (the last read returned more than
     // one): at a low rate each entry is read at once, since waiting would only add latency.
     long linger_ms = 0;
