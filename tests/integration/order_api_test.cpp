@@ -371,7 +371,7 @@ TEST_F(OrderApi, BadRequestsAreRefusedAndReserveNothing) {
     r = place(*client_, b.account.token, theirs, om::new_uuid_v7());
     expect_problem(r, 422, "UNPROCESSABLE");
     EXPECT_NE(r.body.find("addressId"), std::string::npos) << r.body;
-    // The buyer's own method, deleted: refused by the group commit (payment.method_usable), which writes nothing.
+    // The buyer's own method, deleted: refused by the group commit (payment.methods_usable), which writes nothing.
     auto gone = buyer();
     auto del = client_->request("DELETE", "/payments/method/" + gone.method_id, {},
                                 {{"Authorization", "Bearer " + gone.account.token}});
