@@ -36,8 +36,11 @@ public:
 
     // How long the next batch waits (0: not at all).
     [[nodiscard]] long ms(Clock::time_point now = Clock::now()) const {
-        if (max_ms_ <= 0 || full_rate_ <= 0) {
-            return max_ms_ > 0 ? max_ms_ : 0;
+        if (max_ms_ <= 0) {
+            return 0;
+        }
+        if (full_rate_ <= 0) {
+            return max_ms_;
         }
         const double r = rate(now);
         return r >= full_rate_ ? max_ms_ : static_cast<long>(static_cast<double>(max_ms_) * r / full_rate_);

@@ -257,7 +257,7 @@ Task<std::optional<MethodRow>> PaymentRepository::find_method(std::string id, st
 }
 
 Task<std::vector<MethodRow>> PaymentRepository::find_methods(std::vector<std::string> ids) {
-    // One id (the usual batch: one charge) takes the single-row statement, a plain index lookup; more take
+    // One id (a lone charge) takes the single-row statement, a plain index lookup; more take
     // pg::any_uuid, planned once (`= ANY($1)` was planned on every call: issue 6, 85 µs of planning for 19 µs of
     // execution).
     pg::Result r;
