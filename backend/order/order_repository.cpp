@@ -123,6 +123,7 @@ Task<std::vector<PlaceOutcome>> OrderRepository::place(std::string batch_json, s
             p.bad_method = outcome.find("method") != std::string_view::npos;
             p.bad_address = outcome.find("address") != std::string_view::npos;
         }
+        p.changed = outcome == "CHANGED";
         p.existing_id = r.get_opt(i, 2);
         out.push_back(std::move(p));
     }

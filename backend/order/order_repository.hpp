@@ -23,6 +23,7 @@ struct PlaceOutcome {
     std::optional<std::string> existing_id;  // the order already holding (buyer, key)
     bool bad_method = false;                 // refused: the payment method is not the buyer's, or deleted
     bool bad_address = false;                // refused: the address is not the buyer's, or deleted
+    bool changed = false;                    // refused: a product has another version than the order was priced from
 };
 
 // Fields written by a saga step or a cancellation (nullopt: unchanged).

@@ -315,7 +315,7 @@ Task<Result<Placed>> OrderService::replay(OrderRow existing, std::string hash) {
 Task<Result<Placed>> OrderService::place_owned(Principal who, PlaceOrder cmd, std::string key, std::string hash,
                                                std::string order_id) {
     const std::string buyer = who.member_id;
-    auto placed = co_await place_new(std::move(who), std::move(cmd), key, hash, std::move(order_id));
+    auto placed = co_await place_new(std::move(who), std::move(cmd), key, hash, std::move(order_id), false);
     if (!placed) {
         // Refused before anything was written: an earlier request with this key may have committed (its Redis key
         // lost or expired), and a retry must get that order, not this refusal. Asked only on this path, so that
@@ -329,12 +329,14 @@ Task<Result<Placed>> OrderService::place_owned(Principal who, PlaceOrder cmd, st
 }
 
 Task<Result<Placed>> OrderService::place_new(Principal who, PlaceOrder cmd, std::string key, std::string hash,
-                                             std::string order_id) {
+                                             std::string order_id, bool price_from_database) {
     std::vector<std::string> ids;
     for (const auto& l : cmd.items) {
         ids.push_back(l.product_id);
     }
-    auto rows = co_await products_.find_many(ids);
+    // Priced from the shard's copies of the product rows unless told otherwise. Should a copy be out of date, the
+    // group commit refuses the order (CHANGED) and it is priced again, from PostgreSQL.
+    auto rows = co_await products_.price_rows(ids, price_from_database);
     std::unordered_map<std::string, const product::ProductRow*> by_id;
     for (const auto& r : rows) {
         by_id.emplace(r.id, &r);
@@ -446,7 +448,10 @@ Task<Result<Placed>> OrderService::place_new(Principal who, PlaceOrder cmd, std:
     events::OutboxEvent placed = placed_event(draft);
     json line_json = json::array();
     for (const auto& l : cmd.items) {
-        line_json.push_back({{"productId", l.product_id}, {"quantity", l.quantity}});
+        // The version of the row this line was priced from, checked by the group commit.
+        line_json.push_back({{"productId", l.product_id},
+                             {"quantity", l.quantity},
+                             {"version", by_id.at(l.product_id)->version}});
     }
     const json element{{"id", order_id},
                        {"buyerId", who.member_id},
@@ -484,6 +489,15 @@ Task<Result<Placed>> OrderService::place_new(Principal who, PlaceOrder cmd, std:
             log::warn("reservation release failed; the sweeper will release it",
                       {{"order_id", order_id}, {"error", e.what()}});
         }
+    }
+    if (written.kind == Kind::changed) {
+        products_.forget_copies(ids);
+        if (!price_from_database) {
+            co_return co_await place_new(std::move(who), std::move(cmd), std::move(key), std::move(hash),
+                                         std::move(order_id), true);
+        }
+        // Changed again between a fresh read and the commit: the product is being edited right now.
+        co_return std::unexpected(unavailable("A product of this order is being changed; try again in a moment."));
     }
     if (written.kind == Kind::duplicate) {
         std::optional<OrderRow> existing;

@@ -139,8 +139,9 @@ private:
     // The request that owns the key: place_new, and on a refusal the order an earlier request committed.
     Task<Result<Placed>> place_owned(Principal who, PlaceOrder cmd, std::string key, std::string hash,
                                      std::string order_id);
+    // `price_from_database`: not from the product service's copies (after the group commit found one changed).
     Task<Result<Placed>> place_new(Principal who, PlaceOrder cmd, std::string key, std::string hash,
-                                   std::string order_id);
+                                   std::string order_id, bool price_from_database);
     Task<Result<Placed>> replay(OrderRow existing, std::string hash);
     // `fresh`: the order was written just now (PENDING), no need to read it before its saga moves.
     Task<Placed> wait_settled(std::string id, bool fresh);

@@ -64,6 +64,8 @@ WriteResult result_of(const PlaceOutcome& o) {
     WriteResult r;
     if (o.created) {
         r.kind = WriteResult::Kind::created;
+    } else if (o.changed) {
+        r.kind = WriteResult::Kind::changed;
     } else if (o.bad_method || o.bad_address) {
         r.kind = WriteResult::Kind::invalid;
         r.bad_method = o.bad_method;

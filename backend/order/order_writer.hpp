@@ -31,6 +31,7 @@ struct WriteResult {
         out_of_stock,    // PostgreSQL refused the stock (the gate was above it): nothing written
         stale,           // the reservation is too old, or from an earlier gate epoch: nothing written
         invalid,         // the payment method or the address is not the buyer's (bad_method, bad_address)
+        changed,         // a product changed since the order was priced: nothing written, price it again
         unknown          // the database failed; the order may or may not have committed
     };
     Kind kind = Kind::unknown;

@@ -37,6 +37,7 @@ ProductService::ProductService(pg::Pool& db, redis::Client& redis, SearchFeed& f
 Task<void> ProductService::cache(const ProductRow& p) {
     // Named, not a temporary: GCC 12 mishandles temporaries bound to reference parameters of a co_await'ed call.
     const CachedProduct entry{p.version, p.status, p.seller_id, product_json(p), p.stock};
+    copies_.put(p);  // this shard prices its next orders from the new row at once
     co_await cache_.put(p.id, entry);
 }
 
@@ -272,19 +273,36 @@ Task<Result<SearchPage>> ProductService::search(SearchRequest r) {
     co_return page;
 }
 
-Task<std::vector<ProductRow>> ProductService::find_many(std::vector<std::string> ids) {
+Task<std::vector<ProductRow>> ProductService::price_rows(std::vector<std::string> ids, bool from_database) {
     std::erase_if(ids, [](const std::string& id) { return !is_uuid(id); });
+    std::vector<ProductRow> rows;
+    if (!from_database) {
+        const auto now = RowCopies::Clock::now();
+        std::erase_if(ids, [&](const std::string& id) {
+            auto copy = copies_.get(id, now);
+            if (copy) {
+                rows.push_back(std::move(*copy));
+            }
+            return copy.has_value();
+        });
+    }
     if (ids.empty()) {
-        co_return std::vector<ProductRow>{};
+        co_return rows;
     }
+    std::vector<ProductRow> read;
     if (ids.size() == 1) {
-        std::vector<ProductRow> one;
         if (auto row = co_await rows_.get(ids.front())) {
-            one.push_back(std::move(*row));
+            read.push_back(std::move(*row));
         }
-        co_return one;
+    } else {
+        read = co_await repo_.find_many(ids);
     }
-    co_return co_await repo_.find_many(ids);
+    const auto now = RowCopies::Clock::now();
+    for (auto& row : read) {
+        copies_.put(row, now);
+        rows.push_back(std::move(row));
+    }
+    co_return rows;
 }
 
 Task<void> ProductService::seed_gate(std::vector<std::string> ids) {

@@ -2,6 +2,7 @@
 // Coroutine parameters that callers build as temporaries are taken by value (GCC 12 coroutine bug).
 // Product use cases: create (idempotent), update with optimistic concurrency, stock changes through the
 // stock gate and the ledger, cached reads, the seller's list and search.
+#include <chrono>
 #include <optional>
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "core/task.hpp"
 #include "product/product_cache.hpp"
 #include "product/product_repository.hpp"
+#include "product/row_copies.hpp"
 #include "product/search.hpp"
 #include "product/search_feed.hpp"
 #include "product/stock_gate.hpp"
@@ -63,9 +65,15 @@ public:
     Task<std::vector<std::pair<std::string, std::string>>> sellers_of(std::vector<std::string> ids);
 
     // ---- the order service's C++ interface ----
-    // Current rows (price, status, stock) of the given products; unknown ids and non-UUIDs are skipped. A single
-    // product is looked up together with those of the shard's other orders in flight.
-    Task<std::vector<ProductRow>> find_many(std::vector<std::string> ids);
+    // Rows (price, status, version) to price an order with; unknown ids and non-UUIDs are skipped. From the
+    // shard's copies when they are younger than kCopyMaxAge, else (and with `from_database`) from PostgreSQL,
+    // a single product together with those of the shard's other orders in flight. A copy may be out of date:
+    // the group commit refuses an order whose lines name another version than the product has (CHANGED), and
+    // the order service then forgets those copies and prices the order again from the database.
+    Task<std::vector<ProductRow>> price_rows(std::vector<std::string> ids, bool from_database);
+    void forget_copies(const std::vector<std::string>& ids) { copies_.forget(ids); }
+    static constexpr std::chrono::milliseconds kCopyMaxAge{5000};
+    static constexpr std::size_t kCopyCapacity = 10'000;
     // The stock gate (reservations, releases).
     StockGate& gate() noexcept { return gate_; }
     // Seeds missing gate keys of these products from PostgreSQL (under the epoch's share lock).
@@ -87,6 +95,7 @@ private:
     ProductCache cache_;
     // One-product lookups of concurrent orders of this shard share one query per round trip.
     Coalescer<std::string, ProductRow> rows_;
+    RowCopies copies_{kCopyMaxAge, kCopyCapacity};
 };
 
 }  // namespace om::product

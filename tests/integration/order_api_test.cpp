@@ -413,6 +413,46 @@ TEST_F(OrderApi, ShortStockIsA409NamingTheLinesAndReservesNothing) {
     EXPECT_EQ(gate(scarce), "2");
 }
 
+// Orders are priced from each shard's copies of the product rows; the group commit checks the version of each
+// copy under the product's lock. An edit made elsewhere (another server process: here straight in PostgreSQL)
+// is never missed: the order is priced again from the database.
+TEST_F(OrderApi, AnOrderIsPricedFromTheProductAsItIsWhenItCommits) {
+    auto s = seller();
+    const auto p = product(s, 10, 15000, "무선 이어폰");
+    auto b = buyer();
+    auto first = place_settled(b, {{p, 1}});
+    ASSERT_EQ(first.value("status", ""), "CONFIRMED") << first.dump();
+    EXPECT_EQ(first.value("totalAmount", 0LL), 15000);
+
+    // An edit through the API: the shard that made it prices from the new row at once; any other finds out below.
+    ASSERT_EQ(client_->put("/products/" + p, {{"price", 16000}}, s.token).status, 200);
+    auto second = place_settled(b, {{p, 1}});
+    EXPECT_EQ(second.value("totalAmount", 0LL), 16000) << second.dump();
+
+    // Edits no shard of this process has seen.
+    sql("UPDATE product.products SET price = 17000, name = '무선 이어폰 2', version = version + 1 WHERE id = '" + p + "'");
+    for (int i = 0; i < 3; ++i) {  // whichever shard answers, each has the old copy at most
+        auto o = place_settled(b, {{p, 1}});
+        EXPECT_EQ(o.value("status", ""), "CONFIRMED") << o.dump();
+        EXPECT_EQ(o.value("totalAmount", 0LL), 17000) << o.dump();
+        ASSERT_EQ(o["items"].size(), 1U);
+        EXPECT_EQ(o["items"][0].value("name", ""), "무선 이어폰 2");
+        auto pay = client_->get("/payments/payments/" + o.value("paymentId", ""), b.account.token);
+        EXPECT_EQ(pay.json().value("amount", 0LL), 17000) << "charged the price it committed with";
+    }
+    EXPECT_EQ(stock(p), 5);
+
+    sql("UPDATE product.products SET status = 'INACTIVE', version = version + 1 WHERE id = '" + p + "'");
+    auto r = place(b, {{p, 1}});
+    expect_problem(r, 422, "UNPROCESSABLE");
+    EXPECT_NE(r.body.find("not on sale"), std::string::npos) << r.body;
+    EXPECT_EQ(stock(p), 5) << "nothing taken";
+    expect_gate_settles(p);
+    EXPECT_EQ(gate(p), "5") << "the reservation was released";
+    EXPECT_EQ(sql("SELECT count(*) FROM orders.orders WHERE buyer_id = '" + b.account.id + "'"), "5");
+    expect_ledger_balanced();
+}
+
 TEST_F(OrderApi, SameKeyTwentyTimesInParallelIsOneOrderOneChargeOneUnit) {
     auto s = seller();
     const auto p = product(s, 50);
