@@ -377,6 +377,13 @@ Task<Result<Placed>> OrderService::place_new(Principal who, PlaceOrder cmd, std:
                          {"quantity", line.quantity},
                          {"lineTotal", line_total}});
     }
+    if (!price_from_database && (!problems.empty() || total <= 0)) {
+        // A copy can be out of date the other way too (a product back on sale, a new price): an order is refused
+        // for its products only as they are in PostgreSQL.
+        products_.forget_copies(ids);
+        co_return co_await place_new(std::move(who), std::move(cmd), std::move(key), std::move(hash),
+                                     std::move(order_id), true);
+    }
     // That the payment method and the address are the buyer's and live is checked by the group commit
     // (orders.place_orders asks the payment and delivery services' functions), in the transaction that writes
     // the order: no lookups before it. Here only their form.

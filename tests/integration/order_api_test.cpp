@@ -450,6 +450,13 @@ TEST_F(OrderApi, AnOrderIsPricedFromTheProductAsItIsWhenItCommits) {
     expect_gate_settles(p);
     EXPECT_EQ(gate(p), "5") << "the reservation was released";
     EXPECT_EQ(sql("SELECT count(*) FROM orders.orders WHERE buyer_id = '" + b.account.id + "'"), "5");
+
+    // Back on sale, elsewhere: a copy that says otherwise does not refuse the order.
+    sql("UPDATE product.products SET status = 'ACTIVE', version = version + 1 WHERE id = '" + p + "'");
+    auto back = place_settled(b, {{p, 1}});
+    EXPECT_EQ(back.value("status", ""), "CONFIRMED") << back.dump();
+    EXPECT_EQ(back.value("totalAmount", 0LL), 17000);
+    EXPECT_EQ(stock(p), 4);
     expect_ledger_balanced();
 }
 
