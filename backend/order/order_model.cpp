@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/json_out.hpp"
+
 namespace om::order {
 
 namespace {
@@ -33,26 +35,28 @@ std::optional<Status> parse_status(std::string_view s) noexcept {
 bool is_settled(Status s) noexcept { return s == Status::cancelled || rank(s) >= rank(Status::confirmed); }
 
 std::string order_json(const OrderRow& o) {
-    using nlohmann::json;
-    auto opt = [](const std::optional<std::string>& v) { return v ? json(*v) : json(nullptr); };
-    json j{{"orderId", o.id},
-           {"buyerId", o.buyer_id},
-           {"status", to_string(o.status)},
-           {"items", json::parse(o.items)},
-           {"totalAmount", o.total_amount},
-           {"currency", o.currency},
-           {"paymentMethodId", o.payment_method_id},
-           {"addressId", o.address_id},
-           {"paymentId", opt(o.payment_id)},
-           {"paymentStatus", opt(o.payment_status)},
-           {"declineCode", opt(o.decline_code)},
-           {"deliveryId", opt(o.delivery_id)},
-           {"deliveryStatus", opt(o.delivery_status)},
-           {"cancelReason", opt(o.cancel_reason)},
-           {"createdAt", o.created_at},
-           {"updatedAt", o.updated_at},
-           {"history", json::parse(o.history)}};
-    return j.dump();
+    // `items` and `history` are JSON as PostgreSQL printed them: copied, not parsed and printed again.
+    JsonOut j;
+    j.begin_object()
+        .key("orderId").value(o.id)
+        .key("buyerId").value(o.buyer_id)
+        .key("status").value(to_string(o.status))
+        .key("items").raw(o.items.empty() ? std::string_view("[]") : std::string_view(o.items))
+        .key("totalAmount").value(o.total_amount)
+        .key("currency").value(o.currency)
+        .key("paymentMethodId").value(o.payment_method_id)
+        .key("addressId").value(o.address_id)
+        .key("paymentId").value(o.payment_id)
+        .key("paymentStatus").value(o.payment_status)
+        .key("declineCode").value(o.decline_code)
+        .key("deliveryId").value(o.delivery_id)
+        .key("deliveryStatus").value(o.delivery_status)
+        .key("cancelReason").value(o.cancel_reason)
+        .key("createdAt").value(o.created_at)
+        .key("updatedAt").value(o.updated_at)
+        .key("history").raw(o.history.empty() ? std::string_view("[]") : std::string_view(o.history))
+        .end_object();
+    return j.take();
 }
 
 std::vector<OrderLine> order_lines(const OrderRow& o) {

@@ -8,6 +8,7 @@
 
 #include "common/clock.hpp"
 #include "common/ids.hpp"
+#include "core/json_out.hpp"
 #include "core/log.hpp"
 #include "events/backoff.hpp"
 #include "events/outbox_relay.hpp"
@@ -127,23 +128,32 @@ std::vector<std::string> seller_ids(const OrderRow& o) {
     return ids;
 }
 
-events::OutboxEvent placed_event(const OrderRow& o) {
+// `sellers`: the order's distinct sellers, sorted (seller_ids).
+events::OutboxEvent placed_event(const OrderRow& o, const std::vector<std::string>& sellers) {
     events::OutboxEvent e;
     e.id = new_uuid_v7();
     e.type = "OrderPlaced";
     e.aggregate_id = o.id;
-    e.payload = json{{"eventId", e.id},
-                     {"type", e.type},
-                     {"orderId", o.id},
-                     {"buyerId", o.buyer_id},
-                     {"paymentMethodId", o.payment_method_id},
-                     {"amount", o.total_amount},
-                     {"currency", o.currency},
-                     {"addressId", o.address_id},
-                     {"sellerIds", seller_ids(o)}}
-                    .dump();
+    JsonOut j;
+    j.begin_object()
+        .key("eventId").value(e.id)
+        .key("type").value(e.type)
+        .key("orderId").value(o.id)
+        .key("buyerId").value(o.buyer_id)
+        .key("paymentMethodId").value(o.payment_method_id)
+        .key("amount").value(o.total_amount)
+        .key("currency").value(o.currency)
+        .key("addressId").value(o.address_id)
+        .key("sellerIds").begin_array();
+    for (const auto& s : sellers) {
+        j.value(s);
+    }
+    j.end_array().end_object();
+    e.payload = j.take();
     return e;
 }
+
+events::OutboxEvent placed_event(const OrderRow& o) { return placed_event(o, seller_ids(o)); }
 
 events::OutboxEvent cancelled_event(const OrderRow& o, const std::string& reason) {
     events::OutboxEvent e;
@@ -342,7 +352,9 @@ Task<Result<Placed>> OrderService::place_new(Principal who, PlaceOrder cmd, std:
         by_id.emplace(r.id, &r);
     }
     std::vector<FieldError> problems;
-    json items = json::array();
+    JsonOut items;  // the order's items as stored and shown
+    items.begin_array();
+    std::vector<std::string> sellers;
     std::int64_t total = 0;
     std::string currency;
     for (std::size_t i = 0; i < cmd.items.size(); ++i) {
@@ -370,13 +382,19 @@ Task<Result<Placed>> OrderService::place_new(Principal who, PlaceOrder cmd, std:
             problems.push_back({"items[" + std::to_string(i) + "].quantity", "the amount is too large"});
             continue;
         }
-        items.push_back({{"productId", p.id},
-                         {"sellerId", p.seller_id},
-                         {"name", p.name},
-                         {"unitPrice", p.price},
-                         {"quantity", line.quantity},
-                         {"lineTotal", line_total}});
+        items.begin_object()
+            .key("productId").value(p.id)
+            .key("sellerId").value(p.seller_id)
+            .key("name").value(p.name)
+            .key("unitPrice").value(p.price)
+            .key("quantity").value(line.quantity)
+            .key("lineTotal").value(line_total)
+            .end_object();
+        sellers.push_back(p.seller_id);
     }
+    items.end_array();
+    std::sort(sellers.begin(), sellers.end());
+    sellers.erase(std::unique(sellers.begin(), sellers.end()), sellers.end());
     if (!price_from_database && (!problems.empty() || total <= 0)) {
         // A copy can be out of date the other way too (a product back on sale, a new price): an order is refused
         // for its products only as they are in PostgreSQL.
@@ -447,35 +465,45 @@ Task<Result<Placed>> OrderService::place_new(Principal who, PlaceOrder cmd, std:
     OrderRow draft;
     draft.id = order_id;
     draft.buyer_id = who.member_id;
-    draft.items = items.dump();
+    draft.items = items.take();
     draft.total_amount = total;
     draft.currency = currency;
     draft.payment_method_id = cmd.payment_method_id;
     draft.address_id = cmd.address_id;
-    events::OutboxEvent placed = placed_event(draft);
-    json line_json = json::array();
+    events::OutboxEvent placed = placed_event(draft, sellers);
+    // One element of orders.place_orders' batch.
+    JsonOut element;
+    element.begin_object()
+        .key("id").value(order_id)
+        .key("buyerId").value(who.member_id)
+        .key("key").value(key)
+        .key("hash").value(hash)
+        .key("items").raw(draft.items)
+        .key("lines").begin_array();
     for (const auto& l : cmd.items) {
         // The version of the row this line was priced from, checked by the group commit.
-        line_json.push_back({{"productId", l.product_id},
-                             {"quantity", l.quantity},
-                             {"version", by_id.at(l.product_id)->version}});
+        element.begin_object()
+            .key("productId").value(l.product_id)
+            .key("quantity").value(l.quantity)
+            .key("version").value(by_id.at(l.product_id)->version)
+            .end_object();
     }
-    const json element{{"id", order_id},
-                       {"buyerId", who.member_id},
-                       {"key", key},
-                       {"hash", hash},
-                       {"items", items},
-                       {"lines", line_json},
-                       {"total", total},
-                       {"currency", currency},
-                       {"methodId", cmd.payment_method_id},
-                       {"addressId", cmd.address_id},
-                       {"epoch", reserved.epoch},
-                       {"reservedAtMs", now_ms()},
-                       {"sellers", seller_ids(draft)},
-                       {"event", json::parse(placed.payload)},
-                       {"at", at}};
-    std::string element_json = element.dump();
+    element.end_array()
+        .key("total").value(total)
+        .key("currency").value(currency)
+        .key("methodId").value(cmd.payment_method_id)
+        .key("addressId").value(cmd.address_id)
+        .key("epoch").value(reserved.epoch)
+        .key("reservedAtMs").value(now_ms())
+        .key("sellers").begin_array();
+    for (const auto& s : sellers) {
+        element.value(s);
+    }
+    element.end_array()
+        .key("event").raw(placed.payload)
+        .key("at").value(at)
+        .end_object();
+    std::string element_json = element.take();
     WriteResult written;
     if (hub_ != nullptr) {
         written = co_await hub_->write(io_, writer_, std::move(element_json), std::move(placed));
