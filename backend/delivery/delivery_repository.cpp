@@ -8,6 +8,7 @@
 
 #include "common/clock.hpp"
 #include "common/ids.hpp"
+#include "core/json_out.hpp"
 #include "net/pg.hpp"
 
 namespace om::delivery {
@@ -278,18 +279,23 @@ Task<std::vector<std::string>> DeliveryRepository::insert_deliveries_announced(
     if (ds.empty()) {
         co_return created;
     }
-    std::string rows = "[";
-    for (std::size_t i = 0; i < ds.size(); ++i) {
-        const auto& d = ds[i];
-        const nlohmann::json head{{"id", d.id},           {"order_id", d.order_id},     {"buyer_id", d.buyer_id},
-                                  {"seller_ids", d.seller_ids}, {"address_id", d.address_id}, {"at", d.created_at}};
-        std::string h = head.dump();
-        h.pop_back();
-        rows += (i > 0 ? "," : "") + h + ",\"address\":" + d.address + "}";  // the snapshot is a JSON object
+    JsonOut rows;
+    rows.begin_array();
+    for (const auto& d : ds) {
+        rows.begin_object().key("id").value(d.id).key("order_id").value(d.order_id).key("buyer_id").value(d.buyer_id);
+        rows.key("seller_ids").begin_array();
+        for (const auto& s : d.seller_ids) {
+            rows.value(s);
+        }
+        rows.end_array()
+            .key("address_id").value(d.address_id)
+            .key("at").value(d.created_at)
+            .key("address").raw(d.address)  // the snapshot is a JSON object
+            .end_object();
     }
-    rows += "]";
+    rows.end_array();
     auto r = co_await db_.query_prepared("delivery.insert_many_announced",
-                                         pg::params(rows, events::rows_json(created_events)));
+                                         pg::params(rows.take(), events::rows_json(created_events)));
     for (int i = 0; i < r.rows(); ++i) {
         created.emplace_back(r.get(i, 0));
     }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "core/json_out.hpp"
 #include "core/log.hpp"
 #include "net/offload.hpp"
 #include "net/pg.hpp"
@@ -77,16 +78,18 @@ Task<void> append(pg::Lease& tx, std::string table, OutboxEvent event) {
 
 std::string rows_json(const std::vector<OutboxEvent>& events) {
     // The payloads are JSON objects already: spliced in, not parsed again.
-    std::string rows = "[";
-    for (std::size_t i = 0; i < events.size(); ++i) {
-        const auto& e = events[i];
-        const nlohmann::json head{{"id", e.id}, {"type", e.type}, {"aggregate", e.aggregate_id}};
-        std::string h = head.dump();
-        h.pop_back();  // the closing brace: the payload follows
-        rows += (i > 0 ? "," : "") + h + ",\"payload\":" + e.payload + "}";
+    JsonOut rows;
+    rows.begin_array();
+    for (const auto& e : events) {
+        rows.begin_object()
+            .key("id").value(e.id)
+            .key("type").value(e.type)
+            .key("aggregate").value(e.aggregate_id)
+            .key("payload").raw(e.payload)
+            .end_object();
     }
-    rows += "]";
-    return rows;
+    rows.end_array();
+    return rows.take();
 }
 
 Task<void> append_many(pg::Lease& tx, std::string table, std::vector<OutboxEvent> events) {

@@ -4,6 +4,7 @@
 
 #include "common/clock.hpp"
 #include "core/json.hpp"
+#include "core/json_out.hpp"
 #include "net/pg.hpp"
 
 namespace om::order {
@@ -187,12 +188,18 @@ Task<std::string> OrderRepository::return_stock(pg::Lease& tx, std::string order
 namespace {
 // The history gains every status passed through: the saga's events may arrive out of order (a delivery
 // before the payment's approval), and the order then moves PENDING → PAID → CONFIRMED at once.
-nlohmann::json history_of(const OrderChange& c) {
-    auto h = nlohmann::json::array();
+void write_history(JsonOut& j, const OrderChange& c) {
+    j.begin_array();
     for (const auto step : c.steps) {
-        h.push_back({{"status", to_string(step)}, {"at", c.at}});
+        j.begin_object().key("status").value(to_string(step)).key("at").value(c.at).end_object();
     }
-    return h;
+    j.end_array();
+}
+
+std::string history_of(const OrderChange& c) {
+    JsonOut j;
+    write_history(j, c);
+    return j.take();
 }
 
 }  // namespace
@@ -214,21 +221,27 @@ Task<std::vector<OrderRow>> OrderRepository::apply_many(pg::Lease& tx,
     if (changes.empty()) {
         co_return out;
     }
-    auto all = nlohmann::json::array();
+    JsonOut all;
+    all.begin_array();
     for (const auto& [id, c] : changes) {
-        all.push_back({{"id", id},
-                       {"status", c.status ? nlohmann::json(to_string(*c.status)) : nlohmann::json(nullptr)},
-                       {"cancel_reason", or_null(c.cancel_reason)},
-                       {"payment_id", or_null(c.payment_id)},
-                       {"payment_status", or_null(c.payment_status)},
-                       {"decline_code", or_null(c.decline_code)},
-                       {"delivery_id", or_null(c.delivery_id)},
-                       {"delivery_status", or_null(c.delivery_status)},
-                       {"history", history_of(c)},
-                       {"gate_epoch", or_null(c.gate_epoch)},
-                       {"gate_pending", c.gate_pending}});
+        all.begin_object().key("id").value(id).key("status");
+        if (c.status) {
+            all.value(to_string(*c.status));
+        } else {
+            all.null();
+        }
+        all.key("cancel_reason").value(c.cancel_reason)
+            .key("payment_id").value(c.payment_id)
+            .key("payment_status").value(c.payment_status)
+            .key("decline_code").value(c.decline_code)
+            .key("delivery_id").value(c.delivery_id)
+            .key("delivery_status").value(c.delivery_status)
+            .key("history");
+        write_history(all, c);
+        all.key("gate_epoch").value(c.gate_epoch).key("gate_pending").value(c.gate_pending).end_object();
     }
-    auto r = co_await tx.exec_prepared("orders.apply_many", pg::params(all.dump()));
+    all.end_array();
+    auto r = co_await tx.exec_prepared("orders.apply_many", pg::params(all.take()));
     out.reserve(static_cast<std::size_t>(r.rows()));
     for (int i = 0; i < r.rows(); ++i) {
         out.push_back(order_from_row(r, i));
@@ -241,7 +254,7 @@ Task<void> OrderRepository::apply(pg::Lease& tx, std::string id, OrderChange c) 
     if (c.status) {
         status = std::string(to_string(*c.status));
     }
-    const std::string history = history_of(c).dump();
+    const std::string history = history_of(c);
     co_await tx.exec_prepared("orders.apply",
                               pg::params(id, status, c.cancel_reason, c.payment_id, c.payment_status, c.decline_code,
                                          c.delivery_id, c.delivery_status, history, c.gate_epoch,

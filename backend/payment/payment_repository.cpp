@@ -8,6 +8,7 @@
 #include "common/clock.hpp"
 #include "common/ids.hpp"
 #include "core/json.hpp"
+#include "core/json_out.hpp"
 #include "net/pg.hpp"
 
 namespace om::payment {
@@ -345,7 +346,9 @@ Task<std::vector<std::optional<PaymentRepository::Inserted>>> PaymentRepository:
     std::vector<std::optional<Inserted>> out(batch.size());
     std::set<std::pair<std::string, std::string>> keys;
     std::unordered_map<std::string, std::size_t> index;  // payment id → position in the batch
-    auto rows = nlohmann::json::array();
+    JsonOut rows;
+    rows.begin_array();
+    std::int64_t n = 0;
     for (std::size_t i = 0; i < batch.size(); ++i) {
         const KeyedInsert& k = batch[i];
         if (!keys.emplace(k.payment.member_id, k.key).second) {
@@ -353,21 +356,24 @@ Task<std::vector<std::optional<PaymentRepository::Inserted>>> PaymentRepository:
             continue;
         }
         index.emplace(k.payment.id, i);
-        rows.push_back({{"pid", k.payment.id},
-                        {"oid", k.payment.order_id},
-                        {"mid", k.payment.member_id},
-                        {"meth", k.payment.method_id},
-                        {"amount", k.payment.amount},
-                        {"currency", k.payment.currency},
-                        {"ikey", k.key},
-                        {"hash", k.hash},
-                        {"lease_ms", k.lease_ms},
-                        {"n", rows.size()}});
+        rows.begin_object()
+            .key("pid").value(k.payment.id)
+            .key("oid").value(k.payment.order_id)
+            .key("mid").value(k.payment.member_id)
+            .key("meth").value(k.payment.method_id)
+            .key("amount").value(k.payment.amount)
+            .key("currency").value(k.payment.currency)
+            .key("ikey").value(k.key)
+            .key("hash").value(k.hash)
+            .key("lease_ms").value(static_cast<std::int64_t>(k.lease_ms))
+            .key("n").value(n++)
+            .end_object();
     }
-    if (rows.empty()) {
+    if (n == 0) {
         co_return out;
     }
-    auto r = co_await db_.query_prepared("payment.insert_many", pg::params(rows.dump()));
+    rows.end_array();
+    auto r = co_await db_.query_prepared("payment.insert_many", pg::params(rows.take()));
     for (int i = 0; i < r.rows(); ++i) {
         if (auto it = index.find(std::string(r.get(i, 0))); it != index.end()) {
             out[it->second] = Inserted{r.get(i, 1) == "t", r.get(i, 2) == "t"};
@@ -377,29 +383,34 @@ Task<std::vector<std::optional<PaymentRepository::Inserted>>> PaymentRepository:
 }
 
 Task<std::vector<std::optional<PaymentRow>>> PaymentRepository::settle_many(std::vector<Settle> batch) {
-    auto rows = nlohmann::json::array();
+    JsonOut rows;
+    rows.begin_array();
     std::unordered_map<std::string, std::size_t> index;  // payment id → position in the batch
     for (std::size_t i = 0; i < batch.size(); ++i) {
         const Settle& st = batch[i];
         index.emplace(st.id, i);
-        nlohmann::json row{{"pid", st.id}, {"st", st.status}, {"dc", or_null(st.decline_code)},
-                           {"gref", or_null(st.gateway_ref)}};
+        rows.begin_object()
+            .key("pid").value(st.id)
+            .key("st").value(st.status)
+            .key("dc").value(st.decline_code)
+            .key("gref").value(st.gateway_ref);
         if (st.attempt) {
-            row["kind"] = st.attempt->kind;
-            row["attempt"] = st.attempt->attempt;
-            row["gkey"] = st.attempt->gateway_key;
-            row["outcome"] = st.attempt->outcome;
-            row["adc"] = or_null(st.attempt->decline_code);
-            row["aref"] = or_null(st.attempt->gateway_ref);
-            row["dur"] = st.attempt->duration_ms;
+            rows.key("kind").value(st.attempt->kind)
+                .key("attempt").value(static_cast<std::int64_t>(st.attempt->attempt))
+                .key("gkey").value(st.attempt->gateway_key)
+                .key("outcome").value(st.attempt->outcome)
+                .key("adc").value(st.attempt->decline_code)
+                .key("aref").value(st.attempt->gateway_ref)
+                .key("dur").value(static_cast<std::int64_t>(st.attempt->duration_ms));
         }
-        rows.push_back(std::move(row));
+        rows.end_object();
     }
+    rows.end_array();
     std::vector<std::optional<PaymentRow>> out(batch.size());
-    if (rows.empty()) {
+    if (batch.empty()) {
         co_return out;
     }
-    auto r = co_await db_.query_prepared("payment.settle_many", pg::params(rows.dump()));
+    auto r = co_await db_.query_prepared("payment.settle_many", pg::params(rows.take()));
     for (int i = 0; i < r.rows(); ++i) {
         auto p = payment_from_row(r, i);
         if (auto it = index.find(p.id); it != index.end()) {
