@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace om {
 
@@ -59,6 +60,14 @@ public:
         return *this;
     }
     JsonOut& value(const std::optional<std::string>& s) { return s ? value(std::string_view(*s)) : null(); }
+    // An array of strings.
+    JsonOut& strings(const std::vector<std::string>& v) {
+        begin_array();
+        for (const auto& s : v) {
+            value(std::string_view(s));
+        }
+        return end_array();
+    }
     JsonOut& null() {
         separate();
         out_ += "null";

@@ -283,11 +283,7 @@ Task<std::vector<std::string>> DeliveryRepository::insert_deliveries_announced(
     rows.begin_array();
     for (const auto& d : ds) {
         rows.begin_object().key("id").value(d.id).key("order_id").value(d.order_id).key("buyer_id").value(d.buyer_id);
-        rows.key("seller_ids").begin_array();
-        for (const auto& s : d.seller_ids) {
-            rows.value(s);
-        }
-        rows.end_array()
+        rows.key("seller_ids").strings(d.seller_ids)
             .key("address_id").value(d.address_id)
             .key("at").value(d.created_at)
             .key("address").raw(d.address)  // the snapshot is a JSON object

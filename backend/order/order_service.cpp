@@ -144,11 +144,8 @@ events::OutboxEvent placed_event(const OrderRow& o, const std::vector<std::strin
         .key("amount").value(o.total_amount)
         .key("currency").value(o.currency)
         .key("addressId").value(o.address_id)
-        .key("sellerIds").begin_array();
-    for (const auto& s : sellers) {
-        j.value(s);
-    }
-    j.end_array().end_object();
+        .key("sellerIds").strings(sellers)
+        .end_object();
     e.payload = j.take();
     return e;
 }
@@ -495,11 +492,7 @@ Task<Result<Placed>> OrderService::place_new(Principal who, PlaceOrder cmd, std:
         .key("addressId").value(cmd.address_id)
         .key("epoch").value(reserved.epoch)
         .key("reservedAtMs").value(now_ms())
-        .key("sellers").begin_array();
-    for (const auto& s : sellers) {
-        element.value(s);
-    }
-    element.end_array()
+        .key("sellers").strings(sellers)
         .key("event").raw(placed.payload)
         .key("at").value(at)
         .end_object();

@@ -44,8 +44,8 @@ TEST(JsonOut, OptionalsAreValuesOrNull) {
     const std::optional<std::string> some = "x";
     const std::optional<std::string> none;
     om::JsonOut j;
-    j.begin_array().value(some).value(none).end_array();
-    EXPECT_EQ(j.take(), R"(["x",null])");
+    j.begin_array().value(some).value(none).strings({}).strings({"a", "b"}).end_array();
+    EXPECT_EQ(j.take(), R"(["x",null,[],["a","b"]])");
 }
 
 }  // namespace
