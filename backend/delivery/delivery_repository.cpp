@@ -1,7 +1,5 @@
 #include "delivery/delivery_repository.hpp"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <charconv>
 #include <stdexcept>

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 
-#include <nlohmann/json.hpp>
 #include <exception>
 #include <mutex>
 #include <map>

@@ -1,9 +1,6 @@
 #include "order/order_repository.hpp"
 
-#include <nlohmann/json.hpp>
-
 #include "common/clock.hpp"
-#include "core/json.hpp"
 #include "core/json_out.hpp"
 #include "net/pg.hpp"
 

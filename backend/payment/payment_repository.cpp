@@ -3,11 +3,8 @@
 #include <charconv>
 #include <set>
 
-#include <nlohmann/json.hpp>
-
 #include "common/clock.hpp"
 #include "common/ids.hpp"
-#include "core/json.hpp"
 #include "core/json_out.hpp"
 #include "net/pg.hpp"
 
