@@ -118,17 +118,22 @@ Error unavailable(std::string detail) {
 
 std::string idem_key(const std::string& buyer, const std::string& key) { return "om:oidem:" + buyer + ":" + key; }
 
-std::vector<std::string> seller_ids(const OrderRow& o) {
-    std::vector<std::string> ids;
-    for (const auto& item : json::parse(o.items)) {
-        ids.push_back(item.at("sellerId").get<std::string>());
-    }
+// Sorted, each once: an order's sellers as OrderPlaced and orders.order_sellers name them.
+std::vector<std::string> distinct(std::vector<std::string> ids) {
     std::sort(ids.begin(), ids.end());
     ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
     return ids;
 }
 
-// `sellers`: the order's distinct sellers, sorted (seller_ids).
+std::vector<std::string> seller_ids(const OrderRow& o) {
+    std::vector<std::string> ids;
+    for (const auto& item : json::parse(o.items)) {
+        ids.push_back(item.at("sellerId").get<std::string>());
+    }
+    return distinct(std::move(ids));
+}
+
+// `sellers`: the order's sellers, distinct().
 events::OutboxEvent placed_event(const OrderRow& o, const std::vector<std::string>& sellers) {
     events::OutboxEvent e;
     e.id = new_uuid_v7();
@@ -390,8 +395,7 @@ Task<Result<Placed>> OrderService::place_new(Principal who, PlaceOrder cmd, std:
         sellers.push_back(p.seller_id);
     }
     items.end_array();
-    std::sort(sellers.begin(), sellers.end());
-    sellers.erase(std::unique(sellers.begin(), sellers.end()), sellers.end());
+    sellers = distinct(std::move(sellers));
     if (!price_from_database && (!problems.empty() || total <= 0)) {
         // A copy can be out of date the other way too (a product back on sale, a new price): an order is refused
         // for its products only as they are in PostgreSQL.
