@@ -115,6 +115,9 @@ std::string wire_of(const HttpRequest& r, const Target& t) {
     if (!r.idempotency_key.empty()) {
         w.append("Idempotency-Key: ").append(r.idempotency_key).append("\r\n");
     }
+    if (!r.prefer.empty()) {
+        w.append("Prefer: ").append(r.prefer).append("\r\n");
+    }
     const std::string_view m = r.method;
     if (!r.body.empty() || m == "POST" || m == "PUT") {
         w.append("Content-Type: application/json\r\nContent-Length: ").append(std::to_string(r.body.size()));

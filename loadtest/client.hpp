@@ -31,6 +31,7 @@ struct HttpRequest {
     std::string body;           // sent as application/json when not empty (or when method is POST/PUT)
     std::string token;          // Authorization: Bearer …
     std::string idempotency_key;
+    std::string prefer;         // Prefer: … (RFC 7240), e.g. "wait=0"
 };
 
 struct HttpResult {

@@ -53,7 +53,9 @@ struct RunOptions {
     double warmup_s = 0;
     int connections = 256;
     int hot = 0;                     // > 0: 90 % of orders go to the first `hot` products
-    int poll_ms = 20;                // order scenario: how often a pending order is polled
+    int prefer_wait_s = -1;          // order scenario: the POST's Prefer: wait=S (-1: none, the server's bound)
+    int long_poll_s = 10;            // order scenario: a pending order is read with Prefer: wait=S (0: plain GETs)
+    int poll_ms = 20;                // order scenario: pause before reading a pending order again
     int timeout_ms = 30'000;         // per request; also the longest wait for an order to settle
     long long max_in_flight = 100'000;  // flows waiting beyond this are dropped and counted as errors
     std::string json;                // write the report here

@@ -22,13 +22,18 @@ constexpr const char* kUsage = R"(openmarket-load: the OpenMarket load harness
 
   openmarket-load run   --target URL --fixture FIXTURE.json --scenario order|browse|search|mixed
                         --rate R --duration SECONDS [--connections C (256)] [--warmup SECONDS (0)]
-                        [--max] [--hot K] [--poll-ms MS (20)] [--timeout-ms MS (30000)]
+                        [--max] [--hot K] [--prefer-wait S] [--long-poll S (10)] [--poll-ms MS (20)]
+                        [--timeout-ms MS (30000)]
                         [--max-in-flight N (100000)] [--json REPORT.json] [--quiet]
       Open loop at a fixed arrival rate: latency from each flow's intended send time. --max: closed loop,
       every connection sends its next flow as soon as the last one ended (a maximum, not a latency figure).
-      Scenarios: order (GET the product, POST /order/process-order with a fresh Idempotency-Key, poll the
+      Scenarios: order (GET the product, POST /order/process-order with a fresh Idempotency-Key, read the
       order until it settles), browse (GET /products/{id}), search (POST /products/search), mixed (60 %
       browse, 25 % search, 15 % order). --hot K sends 90 % of the orders to the first K products.
+      --prefer-wait S: the POST says Prefer: wait=S (the buyer waits at most S seconds for the outcome; 0:
+      answer once the order is durable, 202 while its saga runs); without it the server's bound applies.
+      A pending order is read with Prefer: wait=S of --long-poll (the server answers when it settles, or after
+      S seconds); --long-poll 0 polls with plain GETs. --poll-ms: the pause before reading it again.
 
   openmarket-load hold  --target URL --connections N [--hold SECONDS (10)] [--processes P (1)]
                         [--concurrency N (500)] [--timeout-ms MS (10000)] [--json REPORT.json]
@@ -130,7 +135,7 @@ int main(int argc, char** argv) {
             if (!parse(argc, argv, a,
                        {{"--target", true}, {"--fixture", true}, {"--scenario", true}, {"--rate", true},
                         {"--duration", true}, {"--connections", true}, {"--warmup", true}, {"--max", false},
-                        {"--hot", true}, {"--poll-ms", true}, {"--timeout-ms", true}, {"--max-in-flight", true},
+                        {"--hot", true}, {"--prefer-wait", true}, {"--long-poll", true}, {"--poll-ms", true}, {"--timeout-ms", true}, {"--max-in-flight", true},
                         {"--json", true}, {"--quiet", false}})) {
                 return 2;
             }
@@ -148,6 +153,8 @@ int main(int argc, char** argv) {
             o.connections = static_cast<int>(integer(a, "--connections", o.connections));
             o.warmup_s = number(a, "--warmup", o.warmup_s);
             o.hot = static_cast<int>(integer(a, "--hot", o.hot));
+            o.prefer_wait_s = static_cast<int>(integer(a, "--prefer-wait", o.prefer_wait_s));
+            o.long_poll_s = static_cast<int>(integer(a, "--long-poll", o.long_poll_s));
             o.poll_ms = static_cast<int>(integer(a, "--poll-ms", o.poll_ms));
             o.timeout_ms = static_cast<int>(integer(a, "--timeout-ms", o.timeout_ms));
             o.max_in_flight = integer(a, "--max-in-flight", o.max_in_flight);

@@ -140,7 +140,8 @@ struct Runner {
                         .target = "/order/process-order",
                         .body = body.dump(),
                         .token = b.access_token,
-                        .idempotency_key = key_prefix + std::to_string(++seq)};
+                        .idempotency_key = key_prefix + std::to_string(++seq),
+                        .prefer = opt.prefer_wait_s >= 0 ? "wait=" + std::to_string(opt.prefer_wait_s) : ""};
         HttpResult placed = co_await pool.send(std::move(buy));
         step(rec, "POST /order/process-order", placed);
         const bool accepted = placed.status == 201 || placed.status == 202;
@@ -161,8 +162,11 @@ struct Runner {
         Clock::time_point settled_at = placed.answered;
         const auto give_up = placed.answered + std::chrono::milliseconds(opt.timeout_ms);
         asio::steady_timer timer(io);
+        // A long poll is sent at once; a plain GET, and a long poll answered still pending, after a pause.
+        bool pause = opt.long_poll_s <= 0;
         while (!settled(status)) {
-            if (Clock::now() >= give_up) {
+            const auto now = Clock::now();
+            if (now >= give_up) {
                 if (rec) {
                     ++stats.by_status["settle timeout"];
                     --stats.succeeded;
@@ -170,11 +174,18 @@ struct Runner {
                 }
                 co_return;
             }
-            timer.expires_after(std::chrono::milliseconds(opt.poll_ms));
-            co_await timer.async_wait(asio::use_awaitable);
+            if (pause) {
+                timer.expires_after(std::chrono::milliseconds(opt.poll_ms));
+                co_await timer.async_wait(asio::use_awaitable);
+            }
+            pause = true;
             HttpRequest poll{.method = "GET", .target = "/order/orders/" + id, .token = b.access_token};
+            if (opt.long_poll_s > 0) {
+                const auto left = std::chrono::duration_cast<std::chrono::seconds>(give_up - now).count();
+                poll.prefer = "wait=" + std::to_string(std::max<long long>(1, std::min<long long>(opt.long_poll_s, left)));
+            }
             HttpResult r = co_await pool.send(std::move(poll));
-            step(rec, "GET /order/orders/{id}", r);
+            step(rec, opt.long_poll_s > 0 ? "GET /order/orders/{id} (long poll)" : "GET /order/orders/{id}", r);
             if (r.status == 200) {
                 json s = json::parse(r.body, nullptr, false);
                 status = s.is_object() ? s.value("status", "") : "";
@@ -337,8 +348,9 @@ int run_load(const RunOptions& opt) {
         return 2;
     }
     if ((!opt.max && !(opt.rate > 0)) || !(opt.duration_s > 0) || opt.warmup_s < 0 || opt.connections < 1 ||
-        opt.poll_ms < 1 || opt.timeout_ms < 1) {
-        std::fprintf(stderr, "run: --rate and --duration must be > 0, --connections >= 1\n");
+        opt.poll_ms < 1 || opt.timeout_ms < 1 || opt.prefer_wait_s < -1 || opt.long_poll_s < 0) {
+        std::fprintf(stderr, "run: --rate and --duration must be > 0, --connections >= 1, --poll-ms and "
+                             "--timeout-ms >= 1, --prefer-wait and --long-poll >= 0\n");
         return 2;
     }
     Fixture fx = Fixture::load(opt.fixture);

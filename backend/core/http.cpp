@@ -111,6 +111,61 @@ std::optional<std::string_view> Request::query_param(std::string_view name) cons
     return std::nullopt;
 }
 
+namespace {
+
+std::string_view trim_ows(std::string_view s) noexcept {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
+        s.remove_prefix(1);
+    }
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
+        s.remove_suffix(1);
+    }
+    return s;
+}
+
+// "wait=5", "wait = \"5\"" (RFC 7240's BWS and quoted-string); nullopt for anything else.
+std::optional<long> wait_seconds(std::string_view pref) noexcept {
+    pref = trim_ows(pref.substr(0, pref.find(';')));  // parameters of the preference do not matter here
+    const auto eq = pref.find('=');
+    if (eq == std::string_view::npos || !iequals(trim_ows(pref.substr(0, eq)), "wait")) {
+        return std::nullopt;
+    }
+    std::string_view v = trim_ows(pref.substr(eq + 1));
+    if (v.size() >= 2 && v.front() == '"' && v.back() == '"') {
+        v = v.substr(1, v.size() - 2);
+    }
+    if (v.empty() || v.size() > 9) {
+        return std::nullopt;
+    }
+    long n = 0;
+    for (const char c : v) {
+        if (c < '0' || c > '9') {
+            return std::nullopt;
+        }
+        n = n * 10 + (c - '0');
+    }
+    return n;
+}
+
+}  // namespace
+
+std::optional<long> Request::prefer_wait() const noexcept {
+    for (const auto& [name, value] : headers.items()) {
+        if (!iequals(name, "Prefer")) {
+            continue;
+        }
+        std::string_view rest = value;
+        while (!rest.empty()) {
+            const auto comma = rest.find(',');
+            if (auto n = wait_seconds(rest.substr(0, comma))) {
+                return n;
+            }
+            rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+        }
+    }
+    return std::nullopt;
+}
+
 const Principal& Request::member() const {
     if (!principal) {
         throw std::logic_error("Request::member() on a route without authentication");

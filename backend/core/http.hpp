@@ -58,6 +58,9 @@ struct Request {
     [[nodiscard]] std::optional<std::string_view> idempotency_key() const noexcept {
         return headers.get("Idempotency-Key");
     }
+    // The client's `Prefer: wait=N` (RFC 7240 §4.3), in seconds, from any Prefer header; nullopt when absent or
+    // malformed (a preference the server cannot read is ignored, as the RFC asks).
+    [[nodiscard]] std::optional<long> prefer_wait() const noexcept;
 };
 
 struct Response {

@@ -1,5 +1,7 @@
 #include "order/order_routes.hpp"
 
+#include <algorithm>
+#include <chrono>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -15,10 +17,16 @@ namespace {
 
 using nlohmann::json;
 
-Response order_response(int status, const OrderRow& o) {
+// The longest `Prefer: wait` a GET of an order is held for.
+constexpr long kMaxGetWaitSeconds = 20;
+
+Response order_response(int status, const OrderRow& o, std::optional<long> waited = std::nullopt) {
     auto res = json_response(status, order_json(o));
     if (status == 202) {
         res.headers.set("Location", "/order/orders/" + o.id);
+    }
+    if (waited) {
+        res.headers.set("Preference-Applied", "wait=" + std::to_string(*waited));
     }
     return res;
 }
@@ -119,19 +127,31 @@ void add_routes(Router& router, OrderService& svc) {
         const std::string hash =
             sha256_hex(json{{"items", lines}, {"paymentMethodId", cmd->payment_method_id}, {"addressId", cmd->address_id}}
                            .dump());
+        // `Prefer: wait=N` (RFC 7240): the client waits at most N seconds for the outcome (0: answer as soon as
+        // the order is durable, 202 unless it has settled); never longer than the server's own bound.
+        const auto wait = req.prefer_wait();
+        if (wait) {
+            cmd->wait = std::chrono::seconds(*wait);
+        }
         auto placed = co_await svc.place(req.member(), std::move(*cmd), std::string(*key), hash);
         if (!placed) {
             co_return problem(placed.error(), req.path);
         }
-        co_return order_response(placed->settled ? 201 : 202, placed->order);
+        co_return order_response(placed->settled ? 201 : 202, placed->order, wait);
     }, Auth::required);
 
     router.get("/order/orders/{orderId}", [&svc](Request& req) -> Task<Response> {
-        auto o = co_await svc.get(req.member(), std::string(req.param("orderId")));
+        // `Prefer: wait=N`: while the order has not settled, wait up to N seconds (at most 20) for it to.
+        std::optional<long> wait = req.prefer_wait();
+        if (wait) {
+            wait = std::min(*wait, kMaxGetWaitSeconds);
+        }
+        const std::chrono::milliseconds waiting = std::chrono::seconds(wait.value_or(0));
+        auto o = co_await svc.get(req.member(), std::string(req.param("orderId")), waiting);
         if (!o) {
             co_return problem(o.error(), req.path);
         }
-        co_return order_response(200, *o);
+        co_return order_response(200, *o, wait);
     }, Auth::required);
 
     router.post("/order/orders/{orderId}/cancel", [&svc](Request& req) -> Task<Response> {

@@ -1,6 +1,7 @@
 #include "order/order_service.hpp"
 
 #include <algorithm>
+#include <deque>
 #include <mutex>
 #include <unordered_map>
 
@@ -24,14 +25,34 @@ using json = nlohmann::json;
 // ---- SettleBoard ---------------------------------------------------------------------------------------------
 
 struct SettleBoard::Impl {
+    using Clock = std::chrono::steady_clock;
     mutable std::mutex mu;
     struct Watch {
         int watchers = 0;
         bool settled = false;
         std::optional<OrderRow> row;  // as committed by the settling step, when it said so
         std::vector<net::Wakeup*> wakes;
+        std::optional<OrderRow> handed;  // hand_over(): the order as written (counts as one watcher)
     };
     std::unordered_map<std::string, Watch> watched;
+    std::deque<std::pair<Clock::time_point, std::string>> handed;  // in the order of their expiry
+
+    void drop_watcher(std::unordered_map<std::string, Watch>::iterator it) {
+        if (--it->second.watchers <= 0) {
+            watched.erase(it);
+        }
+    }
+    // Releases the hand-overs that expired (nobody came for them).
+    void expire(Clock::time_point now) {
+        while (!handed.empty() && handed.front().first <= now) {
+            auto it = watched.find(handed.front().second);
+            if (it != watched.end() && it->second.handed) {
+                it->second.handed.reset();
+                drop_watcher(it);
+            }
+            handed.pop_front();
+        }
+    }
 
     // Under `mu`: unwatch() waits for it, so a woken Wakeup is alive.
     void mark(Watch& w) {
@@ -61,9 +82,39 @@ void SettleBoard::unwatch(const std::string& id, net::Wakeup* wake) {
         return;
     }
     std::erase(it->second.wakes, wake);
-    if (--it->second.watchers <= 0) {
-        impl_->watched.erase(it);
+    impl_->drop_watcher(it);
+}
+
+void SettleBoard::hand_over(const OrderRow& written, std::chrono::milliseconds ttl) {
+    const auto now = Impl::Clock::now();
+    std::lock_guard lock(impl_->mu);
+    impl_->expire(now);
+    auto it = impl_->watched.find(written.id);
+    if (it == impl_->watched.end() || it->second.handed) {
+        return;  // not watched by the caller (cannot be), or handed over already
     }
+    it->second.handed = written;
+    ++it->second.watchers;
+    impl_->handed.emplace_back(now + ttl, written.id);
+}
+
+std::optional<OrderRow> SettleBoard::take_over(const std::string& id, const std::string& buyer_id, net::Wakeup* wake) {
+    std::lock_guard lock(impl_->mu);
+    impl_->expire(Impl::Clock::now());
+    auto it = impl_->watched.find(id);
+    if (it == impl_->watched.end() || !it->second.handed || it->second.handed->buyer_id != buyer_id) {
+        return std::nullopt;
+    }
+    Impl::Watch& w = it->second;
+    std::optional<OrderRow> now = w.settled && w.row ? w.row : std::move(w.handed);
+    w.handed.reset();  // the hand-over's watcher becomes the caller's
+    if (wake != nullptr) {
+        w.wakes.push_back(wake);
+        if (w.settled) {
+            wake->notify();
+        }
+    }
+    return now;
 }
 
 void SettleBoard::settled(const std::string& id) {
@@ -286,7 +337,7 @@ Task<Result<Placed>> OrderService::place(Principal who, PlaceOrder cmd, std::str
             }
             auto existing = co_await repo_.find(other_id);
             if (existing) {
-                co_return co_await replay(std::move(*existing), request_hash);
+                co_return co_await replay(std::move(*existing), request_hash, wait_for(cmd));
             }
         }
         if (now_ms() > give_up_at) {
@@ -316,17 +367,22 @@ Task<Result<Placed>> OrderService::place(Principal who, PlaceOrder cmd, std::str
     co_return placed;
 }
 
-Task<Result<Placed>> OrderService::replay(OrderRow existing, std::string hash) {
+std::chrono::milliseconds OrderService::wait_for(const PlaceOrder& cmd) const noexcept {
+    return cmd.wait ? std::clamp(*cmd.wait, std::chrono::milliseconds(0), options_.settle_wait) : options_.settle_wait;
+}
+
+Task<Result<Placed>> OrderService::replay(OrderRow existing, std::string hash, std::chrono::milliseconds wait) {
     if (existing.request_hash != hash) {
         co_return std::unexpected(
             Error{ErrorCode::idempotency_key_reused, "This Idempotency-Key was used for a different order request"});
     }
-    co_return co_await wait_settled(existing.id, false);
+    co_return co_await wait_settled(existing.id, std::nullopt, wait);
 }
 
 Task<Result<Placed>> OrderService::place_owned(Principal who, PlaceOrder cmd, std::string key, std::string hash,
                                                std::string order_id) {
     const std::string buyer = who.member_id;
+    const auto wait = wait_for(cmd);
     auto placed = co_await place_new(std::move(who), std::move(cmd), key, hash, std::move(order_id), false);
     if (!placed) {
         // Refused before anything was written: an earlier request with this key may have committed (its Redis key
@@ -334,7 +390,7 @@ Task<Result<Placed>> OrderService::place_owned(Principal who, PlaceOrder cmd, st
         // a successful order costs no extra query (a commit meets UNIQUE (buyer_id, idempotency_key) anyway).
         auto earlier = co_await repo_.find_by_key(buyer, key);
         if (earlier) {
-            co_return co_await replay(std::move(*earlier), hash);
+            co_return co_await replay(std::move(*earlier), hash, wait);
         }
     }
     co_return placed;
@@ -539,7 +595,7 @@ Task<Result<Placed>> OrderService::place_new(Principal who, PlaceOrder cmd, std:
         if (!existing) {
             throw std::runtime_error("order of a duplicate idempotency key vanished");
         }
-        co_return co_await replay(std::move(*existing), hash);
+        co_return co_await replay(std::move(*existing), hash, wait_for(cmd));
     }
     if (written.kind == Kind::invalid) {
         std::vector<FieldError> refused;
@@ -557,56 +613,94 @@ Task<Result<Placed>> OrderService::place_new(Principal who, PlaceOrder cmd, std:
     if (written.kind == Kind::stale) {
         co_return std::unexpected(unavailable("The stock reservation expired before the order could be saved."));
     }
-    try {
-        co_await gate.forget(order_id);
-    } catch (const std::exception& e) {
-        log::warn("after-commit cleanup failed", {{"order_id", order_id}, {"error", e.what()}});
-    }
-    co_return co_await wait_settled(order_id, true);
-}
-
-Task<Placed> OrderService::wait_settled(std::string id, bool fresh) {
-    net::Wakeup wake(io_);
-    board_.watch(id, &wake);
-    const auto start = now_ms();
-    const auto deadline = start + options_.settle_wait.count();
-    // The board wakes this request when this process's saga settled the order; PostgreSQL is asked then, and
-    // after 500 ms, 1.5 s, 3.5 s ... in case another process settled it. A fresh order is PENDING: no need to
-    // read it before that (its saga takes several hops, so it cannot settle before the watch begins).
-    std::optional<OrderRow> row;
-    if (!fresh) {
-        row = co_await repo_.find(id);
-    } else {
-        row.emplace();
-        row->id = id;
-        row->status = Status::pending;
-    }
-    std::int64_t ask_every = 500;  // doubles: under overload, waiting requests must not add much reading
-    auto next_ask = start + ask_every;
-    bool read = !fresh;
-    std::exception_ptr failed;
-    try {
-        while (row && !is_settled(row->status) && now_ms() < deadline) {
-            co_await wake.wait(static_cast<long>(std::max<std::int64_t>(1, std::min(deadline, next_ask) - now_ms())));
-            if (auto committed = board_.settled_row(id)) {
-                row = std::move(*committed);  // this process's saga settled it: the row as it committed
-                read = true;
-            } else if (board_.is_settled(id) || now_ms() >= next_ask) {
-                ask_every *= 2;
-                next_ask = now_ms() + ask_every;
-                row = co_await repo_.find(id);
-                read = true;
+    // The reservation's record is dropped while the request answers (nothing waits for it: should it fail, the
+    // sweeper finds the order in PostgreSQL and drops it then).
+    start_detached(gate.forget(order_id), [order_id](std::exception_ptr e) {
+        if (e) {
+            try {
+                std::rethrow_exception(e);
+            } catch (const std::exception& x) {
+                log::warn("after-commit cleanup failed", {{"order_id", order_id}, {"error", x.what()}});
+            } catch (...) {
             }
         }
-        if (!read) {
-            row = co_await repo_.find(id);  // the answer shows the order as it stands
+    });
+    // The order as orders.place_orders wrote it.
+    draft.status = Status::pending;
+    draft.history = R"([{"at": ")" + at + R"(", "status": "PENDING"}])";
+    draft.created_at = at;
+    draft.updated_at = at;
+    draft.request_hash = hash;
+    draft.gate_epoch = reserved.epoch;
+    co_return co_await wait_settled(order_id, std::move(draft), wait_for(cmd));
+}
+
+namespace {
+
+// How long an order answered 202 stays on the board for the buyer's next read.
+constexpr std::chrono::milliseconds kHandOver{5000};
+
+// A request's interest in one order on the settle board, for as long as it lives.
+class Watching {
+public:
+    enum class Begin : std::uint8_t { now, taken_over };
+    Watching(SettleBoard& board, std::string id, net::Wakeup& wake, Begin begin = Begin::now)
+        : board_(board), id_(std::move(id)), wake_(wake) {
+        if (begin == Begin::now) {
+            board_.watch(id_, &wake_);
         }
-    } catch (...) {
-        failed = std::current_exception();
     }
-    board_.unwatch(id, &wake);
-    if (failed) {
-        std::rethrow_exception(failed);
+    ~Watching() { board_.unwatch(id_, &wake_); }
+    Watching(const Watching&) = delete;
+    Watching& operator=(const Watching&) = delete;
+
+private:
+    SettleBoard& board_;
+    std::string id_;
+    net::Wakeup& wake_;
+};
+
+}  // namespace
+
+Task<Placed> OrderService::wait_settled(std::string id, std::optional<OrderRow> written,
+                                        std::chrono::milliseconds wait) {
+    net::Wakeup wake(io_);
+    Watching watching(board_, id, wake);
+    // A fresh order is PENDING: no need to read it before its saga moves (it takes several hops, so it cannot
+    // settle before the watch begins).
+    const bool fresh = written.has_value();
+    std::optional<OrderRow> row = std::move(written);
+    if (!row) {
+        row = co_await repo_.find(id);
+    }
+    if (!row) {
+        throw std::runtime_error("order " + id + " vanished");
+    }
+    auto placed = co_await settle(std::move(*row), wake, wait);
+    if (fresh && !placed.settled) {
+        board_.hand_over(placed.order, kHandOver);  // the 202's Location is read next: from the board
+    }
+    co_return placed;
+}
+
+Task<Placed> OrderService::settle(OrderRow known, net::Wakeup& wake, std::chrono::milliseconds wait) {
+    // The board wakes this request when this process's saga settled the order; PostgreSQL is asked then, and
+    // after 500 ms, 1.5 s, 3.5 s ... in case another process settled it.
+    const std::string id = known.id;
+    std::optional<OrderRow> row = std::move(known);
+    const auto start = now_ms();
+    const auto deadline = start + wait.count();
+    std::int64_t ask_every = 500;  // doubles: under overload, waiting requests must not add much reading
+    auto next_ask = start + ask_every;
+    while (row && !is_settled(row->status) && now_ms() < deadline) {
+        co_await wake.wait(static_cast<long>(std::max<std::int64_t>(1, std::min(deadline, next_ask) - now_ms())));
+        if (auto committed = board_.settled_row(id)) {
+            row = std::move(*committed);  // this process's saga settled it: the row as it committed
+        } else if (board_.is_settled(id) || now_ms() >= next_ask) {
+            ask_every *= 2;
+            next_ask = now_ms() + ask_every;
+            row = co_await repo_.find(id);
+        }
     }
     if (!row) {
         throw std::runtime_error("order " + id + " vanished");
@@ -631,9 +725,21 @@ Task<bool> OrderService::ensure_gate() {
     co_return false;
 }
 
-Task<Result<OrderRow>> OrderService::get(Principal who, std::string id) {
+Task<Result<OrderRow>> OrderService::get(Principal who, std::string id, std::chrono::milliseconds wait) {
     if (!is_uuid(id)) {
         co_return std::unexpected(not_found());
+    }
+    net::Wakeup wake(io_);
+    std::optional<Watching> watching;
+    if (wait.count() > 0) {
+        // An order this buyer's POST answered with 202 a moment ago: waited for without a query.
+        if (auto known = board_.take_over(id, who.member_id, &wake)) {
+            Watching taken(board_, id, wake, Watching::Begin::taken_over);
+            auto now = co_await settle(std::move(*known), wake, wait);
+            co_return std::move(now.order);
+        }
+        // Watched before it is read, so that a settlement between the read and the wait wakes it.
+        watching.emplace(board_, id, wake);
     }
     auto o = co_await repo_.find(id);
     if (!o) {
@@ -645,7 +751,11 @@ Task<Result<OrderRow>> OrderService::get(Principal who, std::string id) {
             co_return std::unexpected(not_found());
         }
     }
-    co_return std::move(*o);
+    if (!watching || is_settled(o->status)) {
+        co_return std::move(*o);
+    }
+    auto now = co_await settle(std::move(*o), wake, wait);
+    co_return std::move(now.order);
 }
 
 Task<OrderPage> OrderService::list(Principal who, bool as_seller, std::optional<std::string> status, int limit,

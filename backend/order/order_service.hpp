@@ -48,6 +48,9 @@ struct PlaceOrder {
     std::vector<OrderLine> items;
     std::string payment_method_id;
     std::string address_id;
+    // How long the client waits for the outcome (its `Prefer: wait`), within OrderOptions::settle_wait; 0
+    // answers as soon as the order is durable.
+    std::optional<std::chrono::milliseconds> wait;
 };
 
 struct Placed {
@@ -94,6 +97,15 @@ public:
     [[nodiscard]] bool is_settled(const std::string& id) const;
     [[nodiscard]] std::optional<OrderRow> settled_row(const std::string& id) const;
 
+    // A request that answered 202 hands its watched order over for `ttl`: the board keeps the order as it was
+    // written and, should it settle, as it committed, so that the buyer's next read of it (a long poll) needs
+    // no query. The caller still watches it.
+    void hand_over(const OrderRow& written, std::chrono::milliseconds ttl);
+    // Takes a handed-over order of `buyer_id` and watches it with `wake` (as watch()): the order as it settled,
+    // or as it was written. nullopt (and nothing watched) when the board does not hold it for this buyer.
+    [[nodiscard]] std::optional<OrderRow> take_over(const std::string& id, const std::string& buyer_id,
+                                                    net::Wakeup* wake);
+
 private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
@@ -112,8 +124,9 @@ public:
 
     // POST /order/process-order. `request_hash`: the digest of the request's meaning (items, method, address).
     Task<Result<Placed>> place(Principal who, PlaceOrder cmd, std::string idempotency_key, std::string request_hash);
-    // The buyer, or a seller of one of its products; NOT_FOUND for anyone else.
-    Task<Result<OrderRow>> get(Principal who, std::string id);
+    // The buyer, or a seller of one of its products; NOT_FOUND for anyone else. While the order has not settled,
+    // waits up to `wait` for it to (woken by this process's saga), then answers it as it stands.
+    Task<Result<OrderRow>> get(Principal who, std::string id, std::chrono::milliseconds wait = {});
     // The buyer's orders, or (seller) the orders containing the caller's products; newest first.
     Task<OrderPage> list(Principal who, bool as_seller, std::optional<std::string> status, int limit,
                          std::optional<std::string> before);
@@ -142,9 +155,14 @@ private:
     // `price_from_database`: not from the product service's copies (after the group commit found one changed).
     Task<Result<Placed>> place_new(Principal who, PlaceOrder cmd, std::string key, std::string hash,
                                    std::string order_id, bool price_from_database);
-    Task<Result<Placed>> replay(OrderRow existing, std::string hash);
-    // `fresh`: the order was written just now (PENDING), no need to read it before its saga moves.
-    Task<Placed> wait_settled(std::string id, bool fresh);
+    Task<Result<Placed>> replay(OrderRow existing, std::string hash, std::chrono::milliseconds wait);
+    // Waits up to `wait` for the order to settle and answers it as it stands then. `written`: the order as it was
+    // just committed (PENDING), answered as is if nothing happens in time; without it the order is read (after
+    // the watch begins, so that no settlement is missed).
+    Task<Placed> wait_settled(std::string id, std::optional<OrderRow> written, std::chrono::milliseconds wait);
+    // The wait itself, for a request already watching the order on the board with `wake`.
+    Task<Placed> settle(OrderRow known, net::Wakeup& wake, std::chrono::milliseconds wait);
+    std::chrono::milliseconds wait_for(const PlaceOrder& cmd) const noexcept;
     Task<bool> ensure_gate();
     // on_events without deferral.
     Task<std::vector<events::HandlerResult>> apply_events(std::vector<events::StreamEntry> entries);

@@ -326,6 +326,95 @@ TEST_F(OrderApi, AnOrderIsChargedShippedAndConfirmed) {
     EXPECT_TRUE(list.json()["nextCursor"].is_null());
 }
 
+// Prefer: wait=0 (RFC 7240) answers as soon as the order is durable: 202 + Location, the order as written. The
+// buyer then reads it with Prefer: wait=N, which the server holds until the saga settles it.
+TEST_F(OrderApi, AnOrderAnsweredWhenDurableIsFollowedByALongPoll) {
+    auto s = seller();
+    const auto p = product(s, 10, 12000, "블루투스 스피커");
+    auto b = buyer();
+    auto h = std::map<std::string, std::string>{{"Authorization", "Bearer " + b.account.token},
+                                                {"Content-Type", "application/json"},
+                                                {"Idempotency-Key", om::new_uuid_v7()},
+                                                {"Prefer", "wait=0"}};
+    auto r = client_->request("POST", "/order/process-order", order_body(b, {{p, 2}}).dump(), h);
+    ASSERT_EQ(r.status, 202) << r.body;
+    EXPECT_EQ(r.header("Preference-Applied"), "wait=0");
+    const json o = r.json();
+    const std::string id = o.value("orderId", "");
+    EXPECT_EQ(r.header("Location"), "/order/orders/" + id);
+    EXPECT_EQ(o.value("status", ""), "PENDING");
+    EXPECT_EQ(o.value("totalAmount", 0LL), 24000);
+    EXPECT_EQ(o.value("buyerId", ""), b.account.id);
+    ASSERT_EQ(o["items"].size(), 1U);
+    EXPECT_EQ(o["items"][0].value("name", ""), "블루투스 스피커");
+    ASSERT_EQ(o["history"].size(), 1U);
+    EXPECT_EQ(o["history"][0].value("status", ""), "PENDING");
+    EXPECT_EQ(o["history"][0].value("at", ""), o.value("createdAt", ""));
+    EXPECT_EQ(sql("SELECT count(*) FROM orders.orders WHERE id = '" + id + "'"), "1") << "durable when answered";
+    EXPECT_EQ(stock(p), 8);
+
+    // Another member's long poll is refused at once, not held.
+    auto stranger = buyer();
+    const auto asked = std::chrono::steady_clock::now();
+    auto refused = client_->request("GET", r.header("Location"), "",
+                                    {{"Authorization", "Bearer " + stranger.account.token}, {"Prefer", "wait=5"}});
+    EXPECT_EQ(refused.status, 404) << refused.body;
+    EXPECT_LT(std::chrono::steady_clock::now() - asked, 2s);
+
+    // The buyer's long poll answers when the order has settled.
+    auto polled = client_->request("GET", r.header("Location"), "",
+                                   {{"Authorization", "Bearer " + b.account.token}, {"Prefer", "wait=20"}});
+    ASSERT_EQ(polled.status, 200) << polled.body;
+    EXPECT_EQ(polled.header("Preference-Applied"), "wait=20");
+    const json settled_o = polled.json();
+    EXPECT_EQ(settled_o.value("status", ""), "CONFIRMED") << polled.body;
+    EXPECT_EQ(settled_o.value("paymentStatus", ""), "APPROVED");
+    EXPECT_EQ(settled_o.value("createdAt", ""), o.value("createdAt", ""));
+    // As PostgreSQL has it.
+    auto plain = client_->get("/order/orders/" + id, b.account.token);
+    ASSERT_EQ(plain.status, 200);
+    EXPECT_EQ(plain.json().value("status", ""), "CONFIRMED");
+    EXPECT_EQ(plain.json()["history"], settled_o["history"]);
+    EXPECT_EQ(plain.header("Preference-Applied"), "") << "no preference, none applied";
+    // A long poll of a settled order answers at once.
+    const auto again_at = std::chrono::steady_clock::now();
+    auto again = client_->request("GET", "/order/orders/" + id, "",
+                                  {{"Authorization", "Bearer " + b.account.token}, {"Prefer", "wait=20"}});
+    EXPECT_EQ(again.status, 200);
+    EXPECT_EQ(again.json().value("status", ""), "CONFIRMED");
+    EXPECT_LT(std::chrono::steady_clock::now() - again_at, 2s);
+}
+
+// A long poll is bounded by its wait: an order whose payment gateway never answers is still open after 1 s
+// (two 300 ms gateway timeouts and a back-off), and the poll answers it as it stands then.
+TEST_F(OrderApi, ALongPollAnswersWhenItsWaitRunsOut) {
+    auto s = seller();
+    const auto p = product(s, 5);
+    auto b = buyer(kNeverAnswers);
+    auto r = client_->request("POST", "/order/process-order", order_body(b, {{p, 1}}).dump(),
+                              {{"Authorization", "Bearer " + b.account.token}, {"Content-Type", "application/json"},
+                               {"Idempotency-Key", om::new_uuid_v7()}, {"Prefer", "wait=0"}});
+    ASSERT_EQ(r.status, 202) << r.body;
+    const std::string id = r.json().value("orderId", "");
+    const auto asked = std::chrono::steady_clock::now();
+    auto polled = client_->request("GET", "/order/orders/" + id, "",
+                                   {{"Authorization", "Bearer " + b.account.token}, {"Prefer", "wait=1"}});
+    const auto took = std::chrono::steady_clock::now() - asked;
+    ASSERT_EQ(polled.status, 200) << polled.body;
+    const std::string status = polled.json().value("status", "");
+    EXPECT_TRUE(status == "PENDING" || status == "CANCELLED") << polled.body;
+    EXPECT_LT(took, 2500ms) << "held about a second, not until the order settled";
+    if (status == "PENDING") {
+        EXPECT_GE(took, 900ms) << "held for its wait";
+    }
+    // It settles (cancelled, the stock back), and a later long poll sees it.
+    auto later = client_->request("GET", "/order/orders/" + id, "",
+                                  {{"Authorization", "Bearer " + b.account.token}, {"Prefer", "wait=20"}});
+    ASSERT_EQ(later.status, 200);
+    EXPECT_EQ(later.json().value("status", ""), "CANCELLED") << later.body;
+    expect_gate_settles(p);
+}
+
 TEST_F(OrderApi, BadRequestsAreRefusedAndReserveNothing) {
     auto s = seller();
     const auto p = product(s, 3);

@@ -5,7 +5,8 @@
 #
 # With the PostgreSQL and Redis of tests/fixtures/services.sh (STATE_DIR/env): a fresh database and an exclusive
 # Redis database, a 2-shard server, `openmarket-load seed` (few units per product, so that the two hot products
-# sell out), a 10-second open-loop order run with --hot 2 and a short mixed run, then `openmarket-load audit`,
+# sell out), a 10-second open-loop order run with --hot 2 (answered once durable, then long-polled) and a short
+# mixed run, then `openmarket-load audit`,
 # which must pass; then one unit of stock is changed behind the ledger's back and the audit must fail.
 set -euo pipefail
 STATE=$1 SERVER=$2 LOAD=$3
@@ -55,7 +56,7 @@ done
 "$LOAD" seed --target "$TARGET" --buyers 20 --products 10 --stock 30 --out "$WORK/fixture.json" ||
     fail "seed failed"
 "$LOAD" run --target "$TARGET" --fixture "$WORK/fixture.json" --scenario order --rate 50 --duration 10 \
-    --hot 2 --connections 32 --json "$WORK/order.json" || fail "the order run failed"
+    --hot 2 --connections 32 --prefer-wait 0 --json "$WORK/order.json" || fail "the order run failed"
 "$LOAD" run --target "$TARGET" --fixture "$WORK/fixture.json" --scenario mixed --rate 50 --duration 3 \
     --connections 32 --quiet --json "$WORK/mixed.json" || fail "the mixed run failed"
 python3 - "$WORK/order.json" "$WORK/mixed.json" <<'PY' || fail "a report shows errors"
@@ -68,6 +69,8 @@ for r in (order, mixed):
 assert order["succeeded"] > 0 and order["refused"] > 0, order
 assert order["succeeded"] <= 300, order
 assert order["settled_by_status"].get("CONFIRMED", 0) == order["succeeded"], order
+# Prefer: wait=0: every order answered once durable (202), its outcome learnt by long polls.
+assert order["by_status"].get("202", 0) == order["succeeded"], order["by_status"]
 print(f"load smoke: order run {order['succeeded']} bought, {order['refused']} refused; mixed run {mixed['succeeded']} ok")
 PY
 
