@@ -92,9 +92,23 @@ private:
             }
         }
     }
+    static bool plain(char c) noexcept {
+        return static_cast<unsigned char>(c) >= 0x20 && c != '"' && c != '\\';
+    }
     void quoted(std::string_view s) {
         out_ += '"';
-        for (const char c : s) {
+        std::size_t i = 0;
+        while (i < s.size()) {
+            // A run of characters that need no escape (nearly all of them) is appended at once.
+            std::size_t run = i;
+            while (run < s.size() && plain(s[run])) {
+                ++run;
+            }
+            out_.append(s.data() + i, run - i);
+            if (run == s.size()) {
+                break;
+            }
+            const char c = s[run];
             switch (c) {
                 case '"': out_ += "\\\""; break;
                 case '\\': out_ += "\\\\"; break;
@@ -103,16 +117,14 @@ private:
                 case '\t': out_ += "\\t"; break;
                 case '\b': out_ += "\\b"; break;
                 case '\f': out_ += "\\f"; break;
-                default:
-                    if (static_cast<unsigned char>(c) < 0x20) {
-                        static constexpr char hex[] = "0123456789abcdef";
-                        out_ += "\\u00";
-                        out_ += hex[(static_cast<unsigned char>(c) >> 4) & 0xF];
-                        out_ += hex[static_cast<unsigned char>(c) & 0xF];
-                    } else {
-                        out_ += c;
-                    }
+                default: {
+                    static constexpr char hex[] = "0123456789abcdef";
+                    out_ += "\\u00";
+                    out_ += hex[(static_cast<unsigned char>(c) >> 4) & 0xF];
+                    out_ += hex[static_cast<unsigned char>(c) & 0xF];
+                }
             }
+            i = run + 1;
         }
         out_ += '"';
     }
