@@ -729,17 +729,18 @@ Task<Result<OrderRow>> OrderService::get(Principal who, std::string id, std::chr
     if (!is_uuid(id)) {
         co_return std::unexpected(not_found());
     }
-    net::Wakeup wake(io_);
+    std::optional<net::Wakeup> wake;  // (declared before the watch, which refers to it)
     std::optional<Watching> watching;
     if (wait.count() > 0) {
+        wake.emplace(io_);
         // An order this buyer's POST answered with 202 a moment ago: waited for without a query.
-        if (auto known = board_.take_over(id, who.member_id, &wake)) {
-            Watching taken(board_, id, wake, Watching::Begin::taken_over);
-            auto now = co_await settle(std::move(*known), wake, wait);
+        if (auto known = board_.take_over(id, who.member_id, &*wake)) {
+            Watching taken(board_, id, *wake, Watching::Begin::taken_over);
+            auto now = co_await settle(std::move(*known), *wake, wait);
             co_return std::move(now.order);
         }
         // Watched before it is read, so that a settlement between the read and the wait wakes it.
-        watching.emplace(board_, id, wake);
+        watching.emplace(board_, id, *wake);
     }
     auto o = co_await repo_.find(id);
     if (!o) {
@@ -754,7 +755,7 @@ Task<Result<OrderRow>> OrderService::get(Principal who, std::string id, std::chr
     if (!watching || is_settled(o->status)) {
         co_return std::move(*o);
     }
-    auto now = co_await settle(std::move(*o), wake, wait);
+    auto now = co_await settle(std::move(*o), *wake, wait);
     co_return std::move(now.order);
 }
 
