@@ -137,7 +137,9 @@ void add_routes(Router& router, OrderService& svc) {
         if (!placed) {
             co_return problem(placed.error(), req.path);
         }
-        co_return order_response(placed->settled ? 201 : 202, placed->order, wait);
+        // Said applied only when it was as asked (a longer wait was cut to the server's bound).
+        const bool applied = wait && std::chrono::seconds(*wait) <= svc.settle_wait();
+        co_return order_response(placed->settled ? 201 : 202, placed->order, applied ? wait : std::nullopt);
     }, Auth::required);
 
     router.get("/order/orders/{orderId}", [&svc](Request& req) -> Task<Response> {

@@ -124,6 +124,8 @@ public:
 
     // POST /order/process-order. `request_hash`: the digest of the request's meaning (items, method, address).
     Task<Result<Placed>> place(Principal who, PlaceOrder cmd, std::string idempotency_key, std::string request_hash);
+    // The longest a request waits for its order to settle (PlaceOrder::wait beyond it is cut to it).
+    [[nodiscard]] std::chrono::milliseconds settle_wait() const noexcept { return options_.settle_wait; }
     // The buyer, or a seller of one of its products; NOT_FOUND for anyone else. While the order has not settled,
     // waits up to `wait` for it to (woken by this process's saga), then answers it as it stands.
     Task<Result<OrderRow>> get(Principal who, std::string id, std::chrono::milliseconds wait = {});

@@ -383,6 +383,18 @@ TEST_F(OrderApi, AnOrderAnsweredWhenDurableIsFollowedByALongPoll) {
     EXPECT_EQ(again.status, 200);
     EXPECT_EQ(again.json().value("status", ""), "CONFIRMED");
     EXPECT_LT(std::chrono::steady_clock::now() - again_at, 2s);
+
+    // A wait beyond the server's bound (2 s here) is cut to it and not said applied; one within it is.
+    h["Idempotency-Key"] = om::new_uuid_v7();
+    h["Prefer"] = "wait=30";
+    auto longer = client_->request("POST", "/order/process-order", order_body(b, {{p, 1}}).dump(), h);
+    EXPECT_TRUE(longer.status == 201 || longer.status == 202) << longer.body;
+    EXPECT_EQ(longer.header("Preference-Applied"), "");
+    h["Idempotency-Key"] = om::new_uuid_v7();
+    h["Prefer"] = "wait=1";
+    auto within = client_->request("POST", "/order/process-order", order_body(b, {{p, 1}}).dump(), h);
+    EXPECT_TRUE(within.status == 201 || within.status == 202) << within.body;
+    EXPECT_EQ(within.header("Preference-Applied"), "wait=1");
 }
 
 // A long poll is bounded by its wait: an order whose payment gateway never answers is still open after 1 s
