@@ -96,7 +96,7 @@ TestGatewayEngine::Reply TestGatewayEngine::charge(const ChargeRequest& req) {
         return r;
     }
     GatewayResult g;
-    g.reference = "ch_" + new_secret(18);
+    g.reference = "ch_" + new_uuid_v7();  // unique, not secret: no getrandom call per charge
     if (b == "ok") {
         g.outcome = req.amount > 0 ? Outcome::approved : Outcome::failed;
         if (g.outcome == Outcome::approved) {
@@ -146,7 +146,7 @@ TestGatewayEngine::Reply TestGatewayEngine::refund(const RefundRequest& req) {
     } else {
         refunded_[req.charge_ref] = true;
         g.outcome = Outcome::approved;
-        g.reference = "re_" + new_secret(18);
+        g.reference = "re_" + new_uuid_v7();
     }
     refunds_by_key_[req.idempotency_key] = g;
     r.result = g;
