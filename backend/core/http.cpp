@@ -1,6 +1,7 @@
 #include "core/http.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <stdexcept>
 
 namespace om {
@@ -111,8 +112,6 @@ std::optional<std::string_view> Request::query_param(std::string_view name) cons
     return std::nullopt;
 }
 
-namespace {
-
 std::string_view trim_ows(std::string_view s) noexcept {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
         s.remove_prefix(1);
@@ -122,6 +121,8 @@ std::string_view trim_ows(std::string_view s) noexcept {
     }
     return s;
 }
+
+namespace {
 
 // "wait=5", "wait = \"5\"" (RFC 7240's BWS and quoted-string); nullopt for anything else.
 std::optional<long> wait_seconds(std::string_view pref) noexcept {
@@ -134,15 +135,10 @@ std::optional<long> wait_seconds(std::string_view pref) noexcept {
     if (v.size() >= 2 && v.front() == '"' && v.back() == '"') {
         v = v.substr(1, v.size() - 2);
     }
-    if (v.empty() || v.size() > 9) {
-        return std::nullopt;
-    }
     long n = 0;
-    for (const char c : v) {
-        if (c < '0' || c > '9') {
-            return std::nullopt;
-        }
-        n = n * 10 + (c - '0');
+    const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (v.size() > 9 || ec != std::errc() || end != v.data() + v.size() || n < 0) {
+        return std::nullopt;
     }
     return n;
 }

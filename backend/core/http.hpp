@@ -20,6 +20,9 @@ std::string_view to_string(Method m) noexcept;
 std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space = false);
 Method method_from_string(std::string_view s) noexcept;
 
+// `s` without the optional whitespace (spaces and tabs, RFC 9110 OWS) around a header value or list item.
+std::string_view trim_ows(std::string_view s) noexcept;
+
 // Case-insensitive header list (small, linear lookup is fastest for the handful of headers we read).
 class Headers {
 public:

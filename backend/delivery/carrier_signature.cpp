@@ -5,19 +5,9 @@
 
 #include <sodium.h>
 
-namespace om::delivery {
+#include "core/http.hpp"
 
-namespace {
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && s.front() == ' ') {
-        s.remove_prefix(1);
-    }
-    while (!s.empty() && s.back() == ' ') {
-        s.remove_suffix(1);
-    }
-    return s;
-}
-}  // namespace
+namespace om::delivery {
 
 std::string_view describe(SignatureCheck c) noexcept {
     switch (c) {
@@ -59,7 +49,7 @@ SignatureCheck verify_carrier_signature(std::string_view secret, std::optional<s
     if (secret.empty()) {
         return SignatureCheck::not_configured;
     }
-    if (!header || trim(*header).empty()) {
+    if (!header || trim_ows(*header).empty()) {
         return SignatureCheck::missing;
     }
     std::optional<std::int64_t> t;
@@ -67,7 +57,7 @@ SignatureCheck verify_carrier_signature(std::string_view secret, std::optional<s
     std::string_view rest = *header;
     while (!rest.empty()) {
         const auto comma = rest.find(',');
-        const std::string_view item = trim(rest.substr(0, comma));
+        const std::string_view item = trim_ows(rest.substr(0, comma));
         rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
         const auto eq = item.find('=');
         if (eq == std::string_view::npos) {
