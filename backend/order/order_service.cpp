@@ -286,6 +286,7 @@ OrderService::OrderService(pg::Pool& db, redis::Client& redis, product::ProductS
               options.linger_full_rate),
       hub_(hub) {
     events::prepare_outbox(db, kOutboxTable);
+    writer_.set_forget([this](std::vector<std::string> ids) { return products_.gate().forget(std::move(ids)); });
 }
 
 OrderService::~OrderService() {
@@ -613,18 +614,7 @@ Task<Result<Placed>> OrderService::place_new(Principal who, PlaceOrder cmd, std:
     if (written.kind == Kind::stale) {
         co_return std::unexpected(unavailable("The stock reservation expired before the order could be saved."));
     }
-    // The reservation's record is dropped while the request answers (nothing waits for it: should it fail, the
-    // sweeper finds the order in PostgreSQL and drops it then).
-    start_detached(gate.forget(order_id), [order_id](std::exception_ptr e) {
-        if (e) {
-            try {
-                std::rethrow_exception(e);
-            } catch (const std::exception& x) {
-                log::warn("after-commit cleanup failed", {{"order_id", order_id}, {"error", x.what()}});
-            } catch (...) {
-            }
-        }
-    });
+    // The reservation's record is dropped by the group commit, for its whole batch, after the answers.
     // The order as orders.place_orders wrote it.
     draft.status = Status::pending;
     draft.history = R"([{"at": ")" + at + R"(", "status": "PENDING"}])";
@@ -1057,7 +1047,8 @@ Task<int> OrderService::sweep_reservations() {
     int n = 0;
     for (const auto& id : ids) {
         if (std::find(durable.begin(), durable.end(), id) != durable.end()) {
-            co_await gate.forget(id);
+            std::vector<std::string> one{id};  // named: GCC 12 mishandles braced temporaries in co_await
+            co_await gate.forget(std::move(one));
         } else {
             const bool released = co_await gate.release(id);
             if (released) {

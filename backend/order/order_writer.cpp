@@ -102,8 +102,10 @@ Task<void> OrderWriter::write_batch(std::deque<Pending> batch) {
     }
     if (!batch_failed && outcomes.size() == batch.size()) {
         std::vector<events::OutboxEvent> placed;  // OrderPlaced rows committed with the orders
+        std::vector<std::string> created;
         for (std::size_t i = 0; i < batch.size(); ++i) {
             if (outcomes[i].created) {
+                created.push_back(batch[i].placed.aggregate_id);
                 placed.push_back(std::move(batch[i].placed));
             }
         }
@@ -111,6 +113,7 @@ Task<void> OrderWriter::write_batch(std::deque<Pending> batch) {
         for (std::size_t i = 0; i < batch.size(); ++i) {
             batch[i].done(result_of(outcomes[i]));
         }
+        forget(std::move(created));
         co_return;
     }
     if (!batch_failed) {
@@ -142,6 +145,24 @@ Task<void> OrderWriter::publish(std::vector<events::OutboxEvent> placed) {
     co_await publisher_->publish(kOutboxTable, std::move(placed));
 }
 
+void OrderWriter::forget(std::vector<std::string> order_ids) {
+    if (!forget_ || order_ids.empty()) {
+        return;
+    }
+    const std::size_t n = order_ids.size();
+    start_detached(forget_(std::move(order_ids)), [n](std::exception_ptr e) {
+        if (e) {
+            try {
+                std::rethrow_exception(e);
+            } catch (const std::exception& x) {
+                log::warn("dropping the reservation records of committed orders failed; the sweeper will",
+                          {{"orders", std::to_string(n)}, {"error", x.what()}});
+            } catch (...) {
+            }
+        }
+    });
+}
+
 Task<WriteResult> OrderWriter::write_one(Pending& p) {
     try {
         auto outcomes = co_await repo_.place("[" + p.json + "]", max_age_ms_);
@@ -149,8 +170,10 @@ Task<WriteResult> OrderWriter::write_one(Pending& p) {
             co_return WriteResult{WriteResult::Kind::unknown, std::nullopt, "no outcome"};
         }
         if (outcomes[0].created) {
+            std::vector<std::string> created{p.placed.aggregate_id};
             std::vector<events::OutboxEvent> placed{std::move(p.placed)};
             co_await publish(std::move(placed));
+            forget(std::move(created));
         }
         co_return result_of(outcomes[0]);
     } catch (const pg::SqlError& e) {

@@ -58,6 +58,11 @@ public:
     // OrderPlaced is `placed` (published at once after the commit when a publisher is set).
     Task<WriteResult> write(std::string order_json, events::OutboxEvent placed);
     void set_publisher(events::Publisher* publisher) noexcept { publisher_ = publisher; }
+    // Called with the ids of each batch's created orders once their requests are answered (their stock
+    // reservations' records are no longer needed). Not awaited by anyone; a failure is logged, and the
+    // sweeper drops what it left.
+    using Forget = std::function<Task<void>(std::vector<std::string> order_ids)>;
+    void set_forget(Forget forget) { forget_ = std::move(forget); }
 
 private:
     struct Pending {
@@ -69,6 +74,7 @@ private:
     Task<void> write_batch(std::deque<Pending> batch);
     Task<WriteResult> write_one(Pending& p);
     Task<void> publish(std::vector<events::OutboxEvent> placed);
+    void forget(std::vector<std::string> order_ids);
 
     OrderRepository& repo_;
     std::int64_t max_age_ms_;
@@ -80,6 +86,7 @@ private:
     std::deque<Pending> queue_;
     bool draining_ = false;
     events::Publisher* publisher_ = nullptr;
+    Forget forget_;
 };
 
 // One group commit per process (issue 6): the new orders of every shard go to the writer of the shard that

@@ -61,8 +61,9 @@ constexpr const char* reserve_script =
     "redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1]) "
     "return {1, epoch}";
 
+// KEYS[1] om:resv, KEYS[2..] om:resv:<order>; ARGV the orders (as many as records).
 constexpr const char* forget_script =
-    "redis.call('ZREM', KEYS[1], ARGV[1]) redis.call('DEL', KEYS[2]) return 1";
+    "redis.call('ZREM', KEYS[1], unpack(ARGV)) redis.call('DEL', unpack(KEYS, 2)) return 1";
 
 // KEYS[1] ready, KEYS[2] om:resv, KEYS[3] om:resv:<order>; ARGV[1] order id. The gate keys are named from the
 // record (the sweeper knows only the order): one Redis instance, no cluster slots to respect.
@@ -180,9 +181,19 @@ Task<Reserved> StockGate::reserve(std::string order_id, std::vector<GateLine> li
     co_return out;
 }
 
-Task<void> StockGate::forget(std::string order_id) {
-    auto r = co_await redis_.command(
-        redis::args("EVAL", forget_script, "2", kReservations, reservation_key(order_id), order_id));
+Task<void> StockGate::forget(std::vector<std::string> order_ids) {
+    if (order_ids.empty()) {
+        co_return;
+    }
+    std::vector<std::string> cmd{"EVAL", forget_script, std::to_string(order_ids.size() + 1), kReservations};
+    cmd.reserve(order_ids.size() * 2 + 4);
+    for (const auto& id : order_ids) {
+        cmd.push_back(reservation_key(id));
+    }
+    for (auto& id : order_ids) {
+        cmd.push_back(std::move(id));
+    }
+    auto r = co_await redis_.command(std::move(cmd));
     checked(r);
 }
 

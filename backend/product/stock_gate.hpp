@@ -71,8 +71,8 @@ public:
     // ---- orders ----
     // Reserves every line or none (one script), and records the reservation under `order_id`.
     Task<Reserved> reserve(std::string order_id, std::vector<GateLine> lines, std::int64_t now_ms);
-    // The order is durable (its stock left PostgreSQL): drop the reservation record.
-    Task<void> forget(std::string order_id);
+    // The orders are durable (their stock left PostgreSQL): drop their reservation records (one script).
+    Task<void> forget(std::vector<std::string> order_ids);
     // The order will never be durable: give its reserved units back (once; only within the epoch of the
     // reservation). Returns false when there was no such reservation (released already, or lost with Redis).
     Task<bool> release(std::string order_id);

@@ -627,6 +627,22 @@ TEST_F(OrderApi, TwoHundredBuyersForTheLastTenUnits) {
     }
     EXPECT_EQ(won, 10);
     EXPECT_EQ(refused, 190);
+    // The group commit drops its batch's reservation records once the orders are durable (one script per batch,
+    // after the answers): none of the winners' is left for the sweeper, which would take it only once the
+    // reservation is older than its time to live (3 s here) and 5 s more.
+    for (const auto& a : answers) {
+        if (a.status != 201 && a.status != 202) {
+            continue;
+        }
+        const std::string id = a.json().value("orderId", "");
+        const auto deadline = std::chrono::steady_clock::now() + 2s;
+        // EXISTS answers 0 and ZSCORE nothing once both are gone.
+        auto left = [&] { return redis("EXISTS om:resv:" + id) + "|" + redis("ZSCORE om:resv " + id); };
+        while (std::chrono::steady_clock::now() < deadline && left() != "0|") {
+            std::this_thread::sleep_for(50ms);
+        }
+        EXPECT_EQ(left(), "0|") << "the reservation record of order " << id;
+    }
     EXPECT_EQ(stock(p), 0);
     EXPECT_EQ(gate(p), "0");
     EXPECT_EQ(sold(p), 10);
