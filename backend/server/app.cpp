@@ -192,19 +192,13 @@ ShardApp build_shard_app(net::ShardContext& ctx, ProcessState& process) {
     orders->set_publisher(publisher.get());
     deliveries->set_publisher(publisher.get());
 
+    // The saga's consumers run on every shard (consumer groups spread the entries over shards and processes).
     auto payment_saga = std::make_shared<payment::PaymentSaga>(*payments, ctx.db);
     auto delivery_saga = std::make_shared<delivery::DeliverySaga>(*deliveries);
     payment_saga->set_publisher(publisher.get());
     app.owned.push_back(payment_saga);
     app.owned.push_back(delivery_saga);
-    // Each consumer group has one consumer per process, on one shard: the groups are spread over the shards in
-    // turn. A consumer per shard halved every saga batch and cost the machine ~10 % more CPU at 1,200 orders/s
-    // (issue 6, docs/performance.md); the shards still share the HTTP load, and more processes add consumers.
-    int next_consumer = 0;
-    auto consume = [&ctx, &app, &next_consumer](const char* stream, const char* group, auto handler) {
-        if (next_consumer++ % std::max(1, ctx.config.shards) != ctx.id) {
-            return;
-        }
+    auto consume = [&ctx, &app](const char* stream, const char* group, auto handler) {
         events::ConsumerOptions co;
         co.stream = stream;
         co.group = group;
@@ -215,7 +209,8 @@ ShardApp build_shard_app(net::ShardContext& ctx, ProcessState& process) {
         co.concurrent = true;
         co.start_id = "0";
         co.linger_ms = static_cast<long>(ctx.config.saga_linger.value_or(ctx.config.order_linger).count());
-        co.linger_full_rate = static_cast<double>(ctx.config.order_linger_full_rate);
+        // Each shard has a consumer in the group, and the entries are shared among them.
+        co.linger_full_rate = static_cast<double>(ctx.config.order_linger_full_rate) / std::max(1, ctx.config.shards);
         auto consumer = std::make_shared<events::StreamConsumer>(ctx.io, ctx.redis, co, std::move(handler));
         app.background.emplace_back([c = consumer.get()] { return c->run(); });
         app.stop.emplace_back([c = consumer.get()] { c->stop(); });
