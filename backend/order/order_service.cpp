@@ -1044,20 +1044,16 @@ Task<int> OrderService::sweep_reservations() {
         co_return 0;
     }
     auto durable = co_await repo_.existing(ids);
-    int n = 0;
     for (const auto& id : ids) {
-        if (std::find(durable.begin(), durable.end(), id) != durable.end()) {
-            std::vector<std::string> one{id};  // named: GCC 12 mishandles braced temporaries in co_await
-            co_await gate.forget(std::move(one));
-        } else {
+        if (std::find(durable.begin(), durable.end(), id) == durable.end()) {
             const bool released = co_await gate.release(id);
             if (released) {
                 log::warn("released an abandoned stock reservation", {{"order_id", id}});
             }
         }
-        ++n;
     }
-    co_return n;
+    co_await gate.forget(std::move(durable));  // the records of orders that did commit, in one script
+    co_return static_cast<int>(ids.size());
 }
 
 Task<int> OrderService::finish_give_backs() {
