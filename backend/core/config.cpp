@@ -31,6 +31,8 @@ constexpr Option options[] = {
     {"pg-pool-size", "OPENMARKET_PG_POOL_SIZE", "PostgreSQL connections per shard (default 4)"},
     {"cpu-threads", "OPENMARKET_CPU_THREADS", "threads for password hashing (default 2)"},
     {"access-token-ttl", "OPENMARKET_ACCESS_TOKEN_TTL", "access token lifetime in seconds (default 3600)"},
+    {"session-cache-ms", "OPENMARKET_SESSION_CACHE_MS",
+     "how long a shard reuses a session it read from Redis (default 1000, 0: never); see docs/architecture.md (a)"},
     {"refresh-token-ttl", "OPENMARKET_REFRESH_TOKEN_TTL", "refresh token lifetime in seconds (default 2592000)"},
     {"payment-gateway-url", "OPENMARKET_PAYMENT_GATEWAY_URL",
      "http://HOST:PORT of the payment gateway; empty = the built-in test gateway (default empty)"},
@@ -169,6 +171,10 @@ std::optional<Error> apply(Config& c, CliResult& r, std::string_view key, std::s
         auto v = int_in(10, 7LL * 24 * 3600);
         if (!v) { return range_error(10, 7LL * 24 * 3600); }
         c.access_token_ttl = std::chrono::seconds(*v);
+    } else if (key == "session-cache-ms") {
+        auto v = int_in(0, 60000);
+        if (!v) { return range_error(0, 60000); }
+        c.session_cache = std::chrono::milliseconds(*v);
     } else if (key == "refresh-token-ttl") {
         auto v = int_in(60, 365LL * 24 * 3600);
         if (!v) { return range_error(60, 365LL * 24 * 3600); }

@@ -29,6 +29,7 @@ struct Config {
     int pg_pool_size = 4;  // per shard
     int cpu_threads = 2;   // password hashing pool
     std::chrono::seconds access_token_ttl{3600};
+    std::chrono::milliseconds session_cache{1000};  // 0: every request asks Redis for its session
     std::chrono::seconds refresh_token_ttl{30 * 24 * 3600};
     // Payment gateway (docs/payment-gateways.md). Empty URL: the built-in test gateway in this process.
     std::string payment_gateway_url;

@@ -51,17 +51,39 @@ Task<Tokens> SessionStore::create(const std::string& member_id, const std::strin
 }
 
 Task<std::optional<Principal>> SessionStore::lookup(const std::string& access_token) {
+    if (cache_.enabled()) {
+        if (auto hit = cache_.get(access_token)) {
+            co_return hit;
+        }
+    }
+    const auto generation = SessionCache::generation();
     const auto a = sha256_hex(access_token);
-    auto reply = co_await redis_.command(redis::args("GET", "om:sess:" + a));
+    // With the cache, the session's time left comes along, so that no entry outlives the session.
+    auto command = cache_.enabled()
+                       ? redis::args("EVAL", "return {redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1])}", "1",
+                                     "om:sess:" + a)
+                       : redis::args("GET", "om:sess:" + a);
+    auto reply = co_await redis_.command(std::move(command));
     check(reply);
-    if (reply.type != redis::Reply::Type::string) {
+    const redis::Reply* value = &reply;
+    long long left_ms = 0;
+    if (reply.type == redis::Reply::Type::array) {
+        if (reply.elements.size() != 2) {
+            co_return std::nullopt;
+        }
+        value = &reply.elements[0];
+        left_ms = reply.elements[1].integer;
+    }
+    if (value->type != redis::Reply::Type::string) {
         co_return std::nullopt;
     }
-    auto parts = split3(reply.str);
+    auto parts = split3(value->str);
     if (parts.size() != 3) {
         co_return std::nullopt;
     }
-    co_return Principal{parts[0], parts[1], a};
+    Principal who{parts[0], parts[1], a};
+    cache_.put(access_token, who, generation, std::chrono::milliseconds(left_ms));
+    co_return who;
 }
 
 Task<std::optional<std::pair<Principal, Tokens>>> SessionStore::refresh(const std::string& refresh_token) {
@@ -77,6 +99,7 @@ Task<std::optional<std::pair<Principal, Tokens>>> SessionStore::refresh(const st
         co_return std::nullopt;
     }
     auto del = co_await redis_.command(redis::args("DEL", "om:sess:" + parts[2]));
+    SessionCache::revoked();  // whether or not the rest succeeds
     check(del);
     auto srem = co_await redis_.command(redis::args("SREM", "om:msess:" + parts[0], parts[2] + "|" + r));
     check(srem);
@@ -94,6 +117,7 @@ Task<void> SessionStore::revoke(const Principal& p) {
                                           "  redis.call('SREM', KEYS[2], ARGV[1] .. '|' .. r) end;"
                                           "return 1",
                                           "2", "om:sess:" + p.token_id, "om:msess:" + p.member_id, p.token_id));
+    SessionCache::revoked();
     check(reply);
 }
 
@@ -107,6 +131,7 @@ Task<void> SessionStore::revoke_all(const std::string& member_id, const std::str
                                           "    redis.call('SREM', KEYS[1], pair) end end;"
                                           "return 1",
                                           "1", "om:msess:" + member_id, keep_token_id));
+    SessionCache::revoked();
     check(reply);
 }
 

@@ -10,6 +10,7 @@
 
 #include "core/http.hpp"
 #include "core/task.hpp"
+#include "member/session_cache.hpp"
 
 namespace om::redis {
 class Client;
@@ -25,8 +26,10 @@ struct Tokens {
 
 class SessionStore {
 public:
-    SessionStore(redis::Client& redis, std::chrono::seconds access_ttl, std::chrono::seconds refresh_ttl)
-        : redis_(redis), access_ttl_(access_ttl), refresh_ttl_(refresh_ttl) {}
+    // `cache_ttl` > 0: lookups are cached that long (SessionCache); 0: every lookup asks Redis.
+    SessionStore(redis::Client& redis, std::chrono::seconds access_ttl, std::chrono::seconds refresh_ttl,
+                 std::chrono::milliseconds cache_ttl = std::chrono::milliseconds(0))
+        : redis_(redis), access_ttl_(access_ttl), refresh_ttl_(refresh_ttl), cache_(cache_ttl) {}
 
     Task<Tokens> create(const std::string& member_id, const std::string& role);
     // The principal of a live access token, or nullopt.
@@ -42,6 +45,7 @@ private:
     redis::Client& redis_;
     std::chrono::seconds access_ttl_;
     std::chrono::seconds refresh_ttl_;
+    SessionCache cache_;
 };
 
 }  // namespace om::member

@@ -134,7 +134,8 @@ ShardApp build_shard_app(net::ShardContext& ctx, ProcessState& process) {
 
     auto members = std::make_shared<member::MemberService>(
         ctx.db, ctx.redis, ctx.offload,
-        member::SessionStore(ctx.redis, ctx.config.access_token_ttl, ctx.config.refresh_token_ttl));
+        member::SessionStore(ctx.redis, ctx.config.access_token_ttl, ctx.config.refresh_token_ttl,
+                             ctx.config.session_cache));
     member::add_routes(app.router, *members);
     app.authenticate = [m = members.get()](const Request& req) { return m->authenticate(req); };
     app.owned.push_back(members);

@@ -243,6 +243,9 @@ TEST_F(MemberApi, PasswordChangeEndsOtherSessionsButKeepsTheCurrentOne) {
     const auto current = login(email, "first-password")["accessToken"].get<std::string>();
     const auto other_session = login(email, "first-password");
     const auto other = other_session["accessToken"].get<std::string>();
+    for (int i = 0; i < 4; ++i) {  // now cached by the shards that answered (--session-cache-ms)
+        ASSERT_EQ(client_->get("/member/members/" + id, other).status, 200);
+    }
 
     auto r = client_->put("/member/members/" + id, {{"password", "second-password"}, {"currentPassword", "wrong"}}, current);
     expect_problem(r, 400, "VALIDATION_FAILED");
@@ -282,6 +285,9 @@ TEST_F(MemberApi, LogoutEndsTheSessionAtOnce) {
     auto s1 = login(email);
     auto s2 = login(email);
     const auto path = "/member/members/" + me["userId"].get<std::string>();
+    for (int i = 0; i < 4; ++i) {  // now cached by the shards that answered (--session-cache-ms)
+        ASSERT_EQ(client_->get(path, s1["accessToken"]).status, 200);
+    }
     auto r = client_->post("/member/logout", nullptr, s1["accessToken"]);
     EXPECT_EQ(r.status, 204) << r.body;
     EXPECT_TRUE(r.body.empty());
