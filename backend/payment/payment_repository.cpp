@@ -108,33 +108,26 @@ PaymentRepository::PaymentRepository(pg::Pool& db)
                 "SELECT " + mcols + " FROM payment.methods WHERE id = $1::uuid AND member_id = $2::uuid "
                 "AND ($3::boolean OR deleted_at IS NULL)");
 
-    const std::string insert_payment =
-        "INSERT INTO payment.payments (id, order_id, member_id, method_id, amount, currency, status, lease_until) "
-        "SELECT $1::uuid, $2::uuid, $3::uuid, $4::uuid, $5::bigint, $6, 'PENDING', "
-        "       now() + $7::bigint * interval '1 millisecond' ";
-    const std::string created_event =
-        "e AS (INSERT INTO payment.payment_events (payment_id, from_status, to_status, detail) "
-        "      SELECT pid, NULL, 'PENDING', 'created' FROM p) ";
-    db_.prepare("payment.insert_payment",
-                "WITH p AS (" + insert_payment + "ON CONFLICT (order_id) DO NOTHING RETURNING id AS pid), " +
-                    created_event + "SELECT count(*) FROM p");
-    // A new payment with its Idempotency-Key, and PENDING → APPROVED/DECLINED/FAILED with its event and last
-    // attempt, for many payments at once (insert_many, settle_many below).
+    // A new payment with its Idempotency-Key (if it has one: the saga's payments have none, the order is their
+    // key), and PENDING → APPROVED/DECLINED/FAILED with its event and last attempt, for many payments at once
+    // (insert_many, settle_many below).
     db_.prepare("payment.insert_many",
                 "WITH b AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS b (pid uuid, oid uuid, mid uuid, meth uuid, "
                 "           amount bigint, currency text, ikey text, hash text, lease_ms bigint, n integer)), "
                 "k AS (INSERT INTO payment.idempotency_keys (member_id, key, request_hash, order_id) "
-                "      SELECT mid, ikey, hash, oid FROM b ORDER BY n ON CONFLICT DO NOTHING RETURNING member_id, key), "
+                "      SELECT mid, ikey, hash, oid FROM b WHERE ikey IS NOT NULL ORDER BY n "
+                "      ON CONFLICT DO NOTHING RETURNING member_id, key), "
                 "p AS (INSERT INTO payment.payments (id, order_id, member_id, method_id, amount, currency, status, "
                 "      lease_until) "
                 "      SELECT b.pid, b.oid, b.mid, b.meth, b.amount, b.currency, 'PENDING', "
                 "             now() + b.lease_ms * interval '1 millisecond' "
-                "      FROM b WHERE EXISTS (SELECT 1 FROM k WHERE k.member_id = b.mid AND k.key = b.ikey) ORDER BY b.n "
+                "      FROM b WHERE b.ikey IS NULL OR EXISTS (SELECT 1 FROM k WHERE k.member_id = b.mid AND k.key = b.ikey) "
+                "      ORDER BY b.n "
                 "      ON CONFLICT (order_id) DO NOTHING RETURNING id AS created_id), "
                 "e AS (INSERT INTO payment.payment_events (payment_id, from_status, to_status, detail) "
                 "      SELECT created_id, NULL, 'PENDING', 'created' FROM p) "
                 "SELECT b.pid::text, EXISTS (SELECT 1 FROM p WHERE p.created_id = b.pid), "
-                "       EXISTS (SELECT 1 FROM k WHERE k.member_id = b.mid AND k.key = b.ikey) FROM b");
+                "       b.ikey IS NULL OR EXISTS (SELECT 1 FROM k WHERE k.member_id = b.mid AND k.key = b.ikey) FROM b");
     db_.prepare("payment.settle_many",
                 "WITH b AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS b (pid uuid, st text, dc text, gref text, "
                 "           kind text, attempt integer, gkey text, outcome text, adc text, aref text, dur integer)), "
@@ -275,21 +268,14 @@ Task<std::vector<MethodRow>> PaymentRepository::find_methods(std::vector<std::st
 Task<InsertOutcome> PaymentRepository::insert_payment(const NewPayment& p, const std::optional<std::string>& key,
                                                       const std::string& request_hash, long lease_ms) {
     InsertOutcome out;
-    auto params = pg::params(p.id, p.order_id, p.member_id, p.method_id, std::to_string(p.amount), p.currency,
-                             std::to_string(lease_ms));
-    if (!key) {
-        auto r = co_await db_.query_prepared("payment.insert_payment", std::move(params));
-        out.created = parse_i64(r.get(0, 0)) == 1;
-        co_return out;
-    }
     // Named, not a temporary: GCC 12 mishandles temporaries inside a co_await'ed call's arguments.
-    KeyedInsert request{p, *key, request_hash, lease_ms};
+    KeyedInsert request{p, key, request_hash, lease_ms};
     auto r = co_await inserts_.submit(std::move(request));
     if (!r) {
         throw std::runtime_error("payment.insert_many answered nothing for " + p.id);
     }
     out.created = r->created;
-    if (!r->key_new) {
+    if (key && !r->key_new) {
         auto k = co_await db_.query_prepared("payment.key_lookup", pg::params(p.member_id, *key));
         if (!k.empty()) {
             out.key_hash = std::string(k.get(0, 0));
@@ -339,7 +325,8 @@ Task<std::optional<PaymentRow>> PaymentRepository::settle(std::string id, std::s
 Task<std::vector<std::optional<PaymentRepository::Inserted>>> PaymentRepository::insert_many(
     std::vector<KeyedInsert> batch) {
     // A (member, key) named twice in one batch goes in once: the other finds the key taken, as it would one
-    // statement later, and looks up what it holds (same request: the payment; another: 422).
+    // statement later, and looks up what it holds (same request: the payment; another: 422). Without a key, an
+    // order named twice goes in once too (ON CONFLICT (order_id)); the other finds the payment.
     std::vector<std::optional<Inserted>> out(batch.size());
     std::set<std::pair<std::string, std::string>> keys;
     std::unordered_map<std::string, std::size_t> index;  // payment id → position in the batch
@@ -348,7 +335,7 @@ Task<std::vector<std::optional<PaymentRepository::Inserted>>> PaymentRepository:
     std::int64_t n = 0;
     for (std::size_t i = 0; i < batch.size(); ++i) {
         const KeyedInsert& k = batch[i];
-        if (!keys.emplace(k.payment.member_id, k.key).second) {
+        if (k.key && !keys.emplace(k.payment.member_id, *k.key).second) {
             out[i] = Inserted{false, false};
             continue;
         }

@@ -137,11 +137,11 @@ public:
     Task<void> record_event(std::string payment_id, std::optional<std::string> from, std::string to, std::string detail);
 
 private:
-    // insert_payment with a key and settle are shared by the payments of a shard in flight at once (the saga
-    // charges a batch of orders concurrently): one statement per round trip instead of one per payment.
+    // insert_payment and settle are shared by the payments of a shard in flight at once (the saga charges a
+    // batch of orders concurrently): one statement per round trip instead of one per payment.
     struct KeyedInsert {
         NewPayment payment;
-        std::string key;
+        std::optional<std::string> key;  // none: the order alone makes the payment unique
         std::string hash;
         long lease_ms = 0;
     };

@@ -140,8 +140,9 @@ Task<events::HandlerResult> PaymentSaga::charge(std::string payload, std::vector
     cmd.amount = order.at("amount").get<std::int64_t>();
     cmd.currency = order.at("currency").get<std::string>();
     const Principal buyer{order.at("buyerId").get<std::string>(), "BUYER", ""};
-    // The order is the idempotency key: a redelivered OrderPlaced (or a resumed saga) finds the same payment.
-    auto r = co_await payments_.process(buyer, cmd, "order:" + cmd.order_id);
+    // The order is the idempotency key (one payment per order, payments_one_per_order): a redelivered OrderPlaced
+    // (or a resumed saga) finds the same payment. No Idempotency-Key row: it would only repeat that constraint.
+    auto r = co_await payments_.process(buyer, cmd, std::nullopt);
     if (!r) {
         if (r.error().code == ErrorCode::conflict || r.error().code == ErrorCode::service_unavailable) {
             co_return events::HandlerResult::failure("payment in progress elsewhere: " + r.error().detail);
