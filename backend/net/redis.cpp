@@ -23,18 +23,24 @@
 
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
+#include <sys/socket.h>
+
+// Exported by hiredis (async.c) though not declared in its headers: hands the replies already fed to the
+// context's reader to their callbacks (what redisAsyncHandleRead does after its read).
+extern "C" void redisProcessCallbacks(redisAsyncContext* ac);
 
 // Boost 1.81 + GCC 12 at -O2: -Wnull-dereference fires inside Asio's executor comparison (a false
 // positive in a system header that affects every Asio user); silenced for the Asio headers only.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wnull-dereference"
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #pragma GCC diagnostic pop
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cstddef>
 #include <expected>
@@ -145,7 +151,18 @@ Reply convert(const redisReply& r) {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Event adapter: hiredis' ev hooks on top of an Asio stream_descriptor.
+// Event adapter: hiredis' ev hooks on top of an Asio TCP socket (the context's descriptor, adopted).
+//
+// Once connected, the adapter does the socket I/O the cheap way (issue 6: two epoll_ctl system calls per
+// command were the most frequent system call of the server). An Asio async_wait re-registers the descriptor
+// with epoll on every call; a speculative read does not (the descriptor stays registered, edge-triggered):
+//  - reads: async_read_some into the adapter's buffer (a socket, not a plain descriptor, so that Asio knows a
+//    short read drained it and does not try the next read before epoll reports data), fed to hiredis' reader, then redisProcessCallbacks
+//    (what redisAsyncHandleRead does around its own read). An error or end of stream is left to
+//    redisAsyncHandleRead, which meets it again and disconnects as usual.
+//  - writes: a connected socket almost always takes the bytes, so a write is tried at the end of the current
+//    handler (every command issued by then goes out with it); only a write that did not drain waits.
+// While connecting, both wait for the socket as hiredis expects.
 
 class AsioEvents : public std::enable_shared_from_this<AsioEvents> {
 public:
@@ -154,7 +171,11 @@ public:
     // Attaches to `ac`. Throws (boost::system::system_error) if the descriptor cannot be registered.
     static void attach(asio::io_context& io, redisAsyncContext* ac) {
         auto events = std::make_shared<AsioEvents>(io, ac);
-        events->sd_.assign(ac->c.fd);
+        sockaddr_storage local{};
+        socklen_t len = sizeof local;
+        const bool v6 = ::getsockname(ac->c.fd, reinterpret_cast<sockaddr*>(&local), &len) == 0 &&
+                        local.ss_family == AF_INET6;
+        events->sd_.assign(v6 ? asio::ip::tcp::v6() : asio::ip::tcp::v4(), ac->c.fd);
         events->self_ = events;
         ac->ev.data = events.get();
         ac->ev.addRead = &AsioEvents::add_read;
@@ -194,12 +215,21 @@ private:
         (void)e->sd_.release();  // hiredis closes the fd itself
     }
 
+    [[nodiscard]] bool connected() const { return ac_ != nullptr && (ac_->c.flags & REDIS_CONNECTED) != 0; }
+
     void arm_read() {
         if (!alive_ || read_pending_) {
             return;
         }
         read_pending_ = true;
-        sd_.async_wait(asio::posix::stream_descriptor::wait_read,
+        if (connected()) {
+            sd_.async_read_some(asio::buffer(buffer_),
+                                [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
+                                    self->on_read(ec, n);
+                                });
+            return;
+        }
+        sd_.async_wait(asio::ip::tcp::socket::wait_read,
                        [self = shared_from_this()](const boost::system::error_code& ec) { self->on_readable(ec); });
     }
 
@@ -208,8 +238,30 @@ private:
             return;
         }
         write_pending_ = true;
-        sd_.async_wait(asio::posix::stream_descriptor::wait_write,
+        if (connected() && !in_write_) {
+            asio::post(sd_.get_executor(), [self = shared_from_this()] { self->on_writable({}); });
+            return;
+        }
+        // Connecting, or the last write did not drain (hiredis asks again from inside redisAsyncHandleWrite).
+        sd_.async_wait(asio::ip::tcp::socket::wait_write,
                        [self = shared_from_this()](const boost::system::error_code& ec) { self->on_writable(ec); });
+    }
+
+    void on_read(const boost::system::error_code& ec, std::size_t n) {
+        read_pending_ = false;
+        if (ec == asio::error::operation_aborted || !alive_) {
+            return;
+        }
+        if (ec || n == 0) {
+            redisAsyncHandleRead(ac_);  // reads the error (or the end) itself and disconnects
+        } else if (redisReaderFeed(ac_->c.reader, buffer_.data(), n) != REDIS_OK) {
+            redisAsyncHandleRead(ac_);  // the reader is in error: hiredis disconnects on its next read
+        } else {
+            redisProcessCallbacks(ac_);  // may free the context: cleanup() then clears alive_
+        }
+        if (alive_ && reading_) {
+            arm_read();
+        }
     }
 
     void on_readable(const boost::system::error_code& ec) {
@@ -228,20 +280,24 @@ private:
         if (ec == asio::error::operation_aborted || !alive_ || !writing_) {
             return;
         }
+        in_write_ = true;
         redisAsyncHandleWrite(ac_);  // may free the context: cleanup() then clears alive_
+        in_write_ = false;
         if (alive_ && writing_) {
             arm_write();
         }
     }
 
     redisAsyncContext* ac_;
-    asio::posix::stream_descriptor sd_;
+    asio::ip::tcp::socket sd_;
     std::shared_ptr<AsioEvents> self_;  // the context's reference, dropped by cleanup()
     bool alive_ = true;
     bool reading_ = false;
     bool writing_ = false;
     bool read_pending_ = false;
     bool write_pending_ = false;
+    bool in_write_ = false;  // inside redisAsyncHandleWrite: a write that did not drain waits for the socket
+    std::array<char, 16384> buffer_{};
 };
 
 // ---------------------------------------------------------------------------------------------------

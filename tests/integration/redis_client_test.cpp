@@ -236,6 +236,24 @@ TEST(RedisClient, BinarySafeValues) {
     (void)run(c.io, c.client, {"DEL", nul_key});
 }
 
+// Values much larger than the socket buffers: the write does not drain at once (the adapter then waits for
+// the socket) and the reply arrives in many reads of the adapter's 16 KiB buffer.
+TEST(RedisClient, ValuesLargerThanTheSocketBuffers) {
+    Connected c;
+    const std::string big_key = key("big");
+    std::string value(8 << 20, '\0');
+    for (std::size_t i = 0; i < value.size(); ++i) {
+        value[i] = static_cast<char>((i * 131) % 251);
+    }
+    ASSERT_EQ(run(c.io, c.client, {"SET", big_key, value}).str, "OK");
+    const Reply got = run(c.io, c.client, {"GET", big_key});
+    ASSERT_EQ(got.type, Reply::Type::string);
+    EXPECT_TRUE(got.str == value);
+    EXPECT_EQ(run(c.io, c.client, {"STRLEN", big_key}).integer, static_cast<long long>(value.size()));
+    (void)run(c.io, c.client, {"DEL", big_key});
+    EXPECT_EQ(run(c.io, c.client, {"PING"}).str, "PONG");  // the connection is still in step
+}
+
 TEST(RedisClient, ReplyTypes) {
     Connected c;
     const std::string counter = key("types:counter");
