@@ -319,6 +319,9 @@ asio::awaitable<bool> serve_one(Shard& sh, beast::tcp_stream& stream, beast::fla
     co_return !wec && keep_alive;
 }
 
+// A connection whose client sent its last request within this time of the answer before is a busy one.
+constexpr std::chrono::milliseconds kBusyClientGap{1000};
+
 asio::awaitable<void> session(Shard& sh, tcp::socket socket) {
     beast::tcp_stream stream(std::move(socket));
     beast::flat_buffer buffer;
@@ -335,29 +338,44 @@ asio::awaitable<void> session(Shard& sh, tcp::socket socket) {
     }
     const Config& cfg = sh.config;
     bool first = true;
+    // How long the connection last waited for a request; a busy client's connection keeps its buffer.
+    auto last_wait = std::chrono::steady_clock::duration::max();
 
     for (;;) {
         if (sh.stopping) {
             break;
         }
         if (buffer.size() == 0) {
-            // Idle until the next request: no buffer (freed) and no timer of its own; the shard's sweep closes
-            // the connection after the keep-alive idle timeout (the first request: the read timeout). Issue 6:
-            // an idle connection's memory.
+            // Idle until the next request, without a timer of its own: the shard's sweep closes the connection
+            // after the keep-alive idle timeout (the first request: the read timeout).
             state.busy = false;
-            state.idle_until = std::chrono::steady_clock::now() + (first ? cfg.read_timeout : cfg.idle_timeout);
-            buffer.shrink_to_fit();
-            auto [wec] = co_await stream.socket().async_wait(tcp::socket::wait_read, use_tuple);
-            if (wec || sh.stopping) {
-                break;  // closed, idle timeout or shutdown
+            const auto waiting_since = std::chrono::steady_clock::now();
+            state.idle_until = waiting_since + (first ? cfg.read_timeout : cfg.idle_timeout);
+            if (last_wait < kBusyClientGap) {
+                // A busy client: read straight into the buffer. Asio keeps the socket registered with epoll and
+                // tries the read first, where a wait for readability re-registers it (one epoll_ctl system call
+                // per request: issue 6).
+                auto [ec, n] = co_await stream.socket().async_read_some(buffer.prepare(2048), use_tuple);
+                if (ec || sh.stopping) {
+                    break;  // closed by the peer, idle timeout or shutdown
+                }
+                buffer.commit(n);
+            } else {
+                // An idle connection holds no buffer (issue 6: the memory of 50,000 idle connections).
+                buffer.shrink_to_fit();
+                auto [wec] = co_await stream.socket().async_wait(tcp::socket::wait_read, use_tuple);
+                if (wec || sh.stopping) {
+                    break;  // closed, idle timeout or shutdown
+                }
+                state.busy = true;
+                stream.expires_after(cfg.read_timeout);
+                auto [ec, n] = co_await stream.async_read_some(buffer.prepare(2048), use_tuple);
+                if (ec) {
+                    break;  // closed by the peer
+                }
+                buffer.commit(n);
             }
-            state.busy = true;
-            stream.expires_after(cfg.read_timeout);
-            auto [ec, n] = co_await stream.async_read_some(buffer.prepare(2048), use_tuple);
-            if (ec) {
-                break;  // closed by the peer
-            }
-            buffer.commit(n);
+            last_wait = std::chrono::steady_clock::now() - waiting_since;
         }
         first = false;
         state.busy = true;
