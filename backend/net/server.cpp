@@ -319,7 +319,9 @@ asio::awaitable<bool> serve_one(Shard& sh, beast::tcp_stream& stream, beast::fla
     co_return !wec && keep_alive;
 }
 
-// A connection whose client sent its last request within this time of the answer before is a busy one.
+// A connection whose client sent its last request within this time of the answer before is a busy one (the
+// first request of a connection does not count: a client that connects, asks once and stays idle, as the
+// benchmark's held connections do, keeps the idle path).
 constexpr std::chrono::milliseconds kBusyClientGap{1000};
 
 asio::awaitable<void> session(Shard& sh, tcp::socket socket) {
@@ -375,7 +377,9 @@ asio::awaitable<void> session(Shard& sh, tcp::socket socket) {
                 }
                 buffer.commit(n);
             }
-            last_wait = std::chrono::steady_clock::now() - waiting_since;
+            if (!first) {  // a new connection's wait for its first request says nothing of the client's pace
+                last_wait = std::chrono::steady_clock::now() - waiting_since;
+            }
         }
         first = false;
         state.busy = true;
