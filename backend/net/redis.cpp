@@ -23,7 +23,6 @@
 
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
-#include <sys/socket.h>
 
 // Exported by hiredis (async.c) though not declared in its headers: hands the replies already fed to the
 // context's reader to their callbacks (what redisAsyncHandleRead does after its read).
@@ -34,7 +33,7 @@ extern "C" void redisProcessCallbacks(redisAsyncContext* ac);
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wnull-dereference"
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #pragma GCC diagnostic pop
@@ -151,14 +150,14 @@ Reply convert(const redisReply& r) {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Event adapter: hiredis' ev hooks on top of an Asio TCP socket (the context's descriptor, adopted).
+// Event adapter: hiredis' ev hooks on top of an Asio stream_descriptor.
 //
 // Once connected, the adapter does the socket I/O the cheap way (issue 6: two epoll_ctl system calls per
 // command were the most frequent system call of the server). An Asio async_wait re-registers the descriptor
 // with epoll on every call; a speculative read does not (the descriptor stays registered, edge-triggered):
-//  - reads: async_read_some into the adapter's buffer (a socket, not a plain descriptor, so that Asio knows a
-//    short read drained it and does not try the next read before epoll reports data), fed to hiredis' reader, then redisProcessCallbacks
-//    (what redisAsyncHandleRead does around its own read). An error or end of stream is left to
+//  - reads: async_read_some into the adapter's buffer, fed to hiredis' reader, then redisProcessCallbacks (what
+//    redisAsyncHandleRead does around its own read). Asio tries the read before waiting, so some reads find
+//    nothing (cheaper than the epoll_ctl). An error, the end of the stream or a reader in error is left to
 //    redisAsyncHandleRead, which meets it again and disconnects as usual.
 //  - writes: a connected socket almost always takes the bytes, so a write is tried at the end of the current
 //    handler (every command issued by then goes out with it); only a write that did not drain waits.
@@ -171,11 +170,7 @@ public:
     // Attaches to `ac`. Throws (boost::system::system_error) if the descriptor cannot be registered.
     static void attach(asio::io_context& io, redisAsyncContext* ac) {
         auto events = std::make_shared<AsioEvents>(io, ac);
-        sockaddr_storage local{};
-        socklen_t len = sizeof local;
-        const bool v6 = ::getsockname(ac->c.fd, reinterpret_cast<sockaddr*>(&local), &len) == 0 &&
-                        local.ss_family == AF_INET6;
-        events->sd_.assign(v6 ? asio::ip::tcp::v6() : asio::ip::tcp::v4(), ac->c.fd);
+        events->sd_.assign(ac->c.fd);
         events->self_ = events;
         ac->ev.data = events.get();
         ac->ev.addRead = &AsioEvents::add_read;
@@ -229,7 +224,7 @@ private:
                                 });
             return;
         }
-        sd_.async_wait(asio::ip::tcp::socket::wait_read,
+        sd_.async_wait(asio::posix::stream_descriptor::wait_read,
                        [self = shared_from_this()](const boost::system::error_code& ec) { self->on_readable(ec); });
     }
 
@@ -243,7 +238,7 @@ private:
             return;
         }
         // Connecting, or the last write did not drain (hiredis asks again from inside redisAsyncHandleWrite).
-        sd_.async_wait(asio::ip::tcp::socket::wait_write,
+        sd_.async_wait(asio::posix::stream_descriptor::wait_write,
                        [self = shared_from_this()](const boost::system::error_code& ec) { self->on_writable(ec); });
     }
 
@@ -252,10 +247,8 @@ private:
         if (ec == asio::error::operation_aborted || !alive_) {
             return;
         }
-        if (ec || n == 0) {
-            redisAsyncHandleRead(ac_);  // reads the error (or the end) itself and disconnects
-        } else if (redisReaderFeed(ac_->c.reader, buffer_.data(), n) != REDIS_OK) {
-            redisAsyncHandleRead(ac_);  // the reader is in error: hiredis disconnects on its next read
+        if (ec || n == 0 || redisReaderFeed(ac_->c.reader, buffer_.data(), n) != REDIS_OK) {
+            redisAsyncHandleRead(ac_);  // meets the error, the end or the reader's error itself and disconnects
         } else {
             redisProcessCallbacks(ac_);  // may free the context: cleanup() then clears alive_
         }
@@ -289,7 +282,7 @@ private:
     }
 
     redisAsyncContext* ac_;
-    asio::ip::tcp::socket sd_;
+    asio::posix::stream_descriptor sd_;
     std::shared_ptr<AsioEvents> self_;  // the context's reference, dropped by cleanup()
     bool alive_ = true;
     bool reading_ = false;
