@@ -311,6 +311,9 @@ TEST_F(OrderApi, AnOrderIsChargedShippedAndConfirmed) {
     EXPECT_EQ(pay.status, 200) << pay.body;
     EXPECT_EQ(pay.json().value("amount", 0LL), 32500);
     EXPECT_EQ(pay.json().value("orderId", ""), id);
+    // The order is the saga's key (payments_one_per_order): no Idempotency-Key row beside it (issue 6).
+    EXPECT_EQ(sql("SELECT count(*) FROM payment.payments WHERE order_id = '" + id + "'"), "1");
+    EXPECT_EQ(sql("SELECT count(*) FROM payment.idempotency_keys WHERE order_id = '" + id + "'"), "0");
     auto del = client_->get("/delivery/deliveries/" + o.value("deliveryId", ""), b.account.token);
     EXPECT_EQ(del.status, 200) << del.body;
     EXPECT_EQ(del.json().value("orderId", ""), id);
