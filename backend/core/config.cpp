@@ -59,9 +59,9 @@ constexpr Option options[] = {
     {"order-resume-after-ms", "OPENMARKET_ORDER_RESUME_AFTER_MS",
      "an order that stayed this long unsettled has its saga restarted (default 30000)"},
     {"order-linger-ms", "OPENMARKET_ORDER_LINGER_MS",
-     "while orders keep coming, how long a group commit and each saga step wait at most for more to batch (default 10)"},
+     "while orders keep coming, how long a group commit waits at most for more to batch (default 10)"},
     {"saga-linger-ms", "OPENMARKET_SAGA_LINGER_MS",
-     "the same for the saga's steps only (payment, delivery, order events; default: order-linger-ms)"},
+     "the same for each of the saga's steps (payment, delivery, order events; default 100, 0-1000)"},
     {"order-linger-full-rate", "OPENMARKET_ORDER_LINGER_FULL_RATE",
      "orders a second (per process) from which the whole linger applies; below, in proportion (default 1000, 0: always)"},
     {"order-approval-defer-ms", "OPENMARKET_ORDER_APPROVAL_DEFER_MS",
@@ -257,8 +257,8 @@ std::optional<Error> apply(Config& c, CliResult& r, std::string_view key, std::s
         if (!v) { return range_error(0, 100); }
         c.order_linger = std::chrono::milliseconds(*v);
     } else if (key == "saga-linger-ms") {
-        auto v = int_in(0, 100);
-        if (!v) { return range_error(0, 100); }
+        auto v = int_in(0, 1000);
+        if (!v) { return range_error(0, 1000); }
         c.saga_linger = std::chrono::milliseconds(*v);
     } else if (key == "order-linger-full-rate") {
         auto v = int_in(0, 1'000'000);

@@ -209,7 +209,7 @@ ShardApp build_shard_app(net::ShardContext& ctx, ProcessState& process) {
         co.claim_idle_ms = 15'000;
         co.concurrent = true;
         co.start_id = "0";
-        co.linger_ms = static_cast<long>(ctx.config.saga_linger.value_or(ctx.config.order_linger).count());
+        co.linger_ms = static_cast<long>(ctx.config.saga_linger.count());
         // Each shard has a consumer in the group, and the entries are shared among them.
         co.linger_full_rate = static_cast<double>(ctx.config.order_linger_full_rate) / std::max(1, ctx.config.shards);
         auto consumer = std::make_shared<events::StreamConsumer>(ctx.io, ctx.redis, co, std::move(handler));

@@ -350,12 +350,15 @@ TEST(Config, OrderLinger) {
     ASSERT_TRUE(r.has_value()) << r.error().detail;
     EXPECT_EQ(r->config.order_linger, std::chrono::milliseconds(4));
     EXPECT_EQ(r->config.order_linger_full_rate, 0);
-    EXPECT_FALSE(d->config.saga_linger) << "the saga lingers as the group commit unless told otherwise";
+    EXPECT_EQ(d->config.saga_linger, std::chrono::milliseconds(100)) << "the saga's steps wait longer for company";
     const auto s = parse({"--saga-linger-ms=20"});
     ASSERT_TRUE(s.has_value()) << s.error().detail;
     EXPECT_EQ(s->config.saga_linger, std::chrono::milliseconds(20));
     EXPECT_EQ(s->config.order_linger, std::chrono::milliseconds(10));
-    EXPECT_FALSE(parse({"--saga-linger-ms=101"}).has_value());
+    EXPECT_EQ(parse({"--order-linger-ms=3"})->config.saga_linger, std::chrono::milliseconds(100)) << "apart";
+    EXPECT_TRUE(parse({"--saga-linger-ms=1000"}).has_value());
+    EXPECT_FALSE(parse({"--saga-linger-ms=1001"}).has_value());
+    EXPECT_FALSE(parse({"--saga-linger-ms=-1"}).has_value());
     for (const Args& a : {Args{"--order-linger-full-rate=-1"}, Args{"--order-linger-full-rate=fast"},
                           Args{"--order-linger-full-rate=1000001"}}) {
         SCOPED_TRACE(a.front());
