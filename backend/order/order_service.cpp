@@ -308,64 +308,63 @@ void OrderService::stop() noexcept {
     }
 }
 
+struct OrderService::KeyClaim {
+    product::StockGate::Claim claim;
+    bool taken = false;                 // the reservation took it: this request owns the key
+    std::optional<std::string> holder;  // another request holds it ("<order id>|<request hash>"): nothing reserved
+};
+
 Task<Result<Placed>> OrderService::place(Principal who, PlaceOrder cmd, std::string idempotency_key,
                                          std::string request_hash) {
-    // One request per (buyer, key) at a time: the first takes the key in Redis and owns the order id; the
-    // others wait for that order to exist and answer with it. PostgreSQL's UNIQUE (buyer_id, idempotency_key) is
-    // the final arbiter (Redis may lose the key).
+    // One request per (buyer, key) at a time: the request whose stock reservation takes the key in Redis (in the
+    // reservation's own script: no round trip of its own) owns the order id; the others wait for that order to
+    // exist and answer with it. A request that reserves nothing holds nothing. PostgreSQL's UNIQUE (buyer_id,
+    // idempotency_key) is the final arbiter (Redis may lose the key).
     const std::string order_id = new_uuid_v7();
-    const std::string rkey = idem_key(who.member_id, idempotency_key);
+    KeyClaim claim;
+    claim.claim = {idem_key(who.member_id, idempotency_key), order_id + "|" + request_hash, 86400};
     const auto give_up_at = now_ms() + options_.settle_wait.count() + options_.reservation_ttl.count();
     long pause = 5;
     while (true) {
-        auto took = co_await redis_.command(redis::args("SET", rkey, order_id + "|" + request_hash, "NX", "EX", "86400"));
-        if (took.is_error()) {
-            throw Unavailable("redis: " + took.str);
+        Result<Placed> placed;
+        std::exception_ptr failure;
+        claim.holder.reset();
+        try {
+            placed = co_await place_owned(who, cmd, idempotency_key, request_hash, order_id, claim);
+        } catch (...) {
+            failure = std::current_exception();
         }
-        if (!took.is_nil()) {
-            break;  // ours
-        }
-        auto held = co_await redis_.command(redis::args("GET", rkey));
-        if (held.is_error()) {
-            throw Unavailable("redis: " + held.str);
-        }
-        if (held.type == redis::Reply::Type::string) {
-            const auto bar = held.str.find('|');
-            const std::string other_id = held.str.substr(0, bar);
-            if (bar == std::string::npos || held.str.substr(bar + 1) != request_hash) {
+        if (!failure && claim.holder) {
+            const std::string& held = *claim.holder;
+            const auto bar = held.find('|');
+            if (bar == std::string::npos || held.substr(bar + 1) != request_hash) {
                 co_return std::unexpected(Error{ErrorCode::idempotency_key_reused,
                                                 "This Idempotency-Key was used for a different order request"});
             }
-            auto existing = co_await repo_.find(other_id);
+            auto existing = co_await repo_.find(held.substr(0, bar));
             if (existing) {
                 co_return co_await replay(std::move(*existing), request_hash, wait_for(cmd));
             }
+            if (now_ms() > give_up_at) {
+                Error e{ErrorCode::conflict, "A request with this Idempotency-Key is still being processed"};
+                e.with_header("Retry-After", "1");
+                co_return std::unexpected(std::move(e));
+            }
+            co_await sleep_(pause);
+            pause = std::min(pause * 2, 100L);
+            continue;
         }
-        if (now_ms() > give_up_at) {
-            Error e{ErrorCode::conflict, "A request with this Idempotency-Key is still being processed"};
-            e.with_header("Retry-After", "1");
-            co_return std::unexpected(std::move(e));
+        if (claim.taken && (failure || !placed)) {
+            // Nothing was ordered (or, after a database failure, maybe it was): free the key so that a retry, or
+            // a waiting duplicate, tries again by itself. Should the earlier write still commit, the retry's write
+            // meets UNIQUE (buyer_id, idempotency_key) and answers that order.
+            co_await redis::release_if_held(redis_, claim.claim.key, claim.claim.value);
         }
-        co_await sleep_(pause);
-        pause = std::min(pause * 2, 100L);
+        if (failure) {
+            std::rethrow_exception(failure);
+        }
+        co_return placed;
     }
-    Result<Placed> placed;
-    std::exception_ptr failure;
-    try {
-        placed = co_await place_owned(who, std::move(cmd), idempotency_key, request_hash, order_id);
-    } catch (...) {
-        failure = std::current_exception();
-    }
-    if (failure || !placed) {
-        // Nothing was ordered (or, after a database failure, maybe it was): free the key so that a retry, or a
-        // waiting duplicate, tries again by itself. Should the earlier write still commit, the retry's write
-        // meets UNIQUE (buyer_id, idempotency_key) and answers that order.
-        co_await redis::release_if_held(redis_, rkey, order_id + "|" + request_hash);
-    }
-    if (failure) {
-        std::rethrow_exception(failure);
-    }
-    co_return placed;
 }
 
 std::chrono::milliseconds OrderService::wait_for(const PlaceOrder& cmd) const noexcept {
@@ -380,12 +379,12 @@ Task<Result<Placed>> OrderService::replay(OrderRow existing, std::string hash, s
     co_return co_await wait_settled(existing.id, std::nullopt, wait);
 }
 
-Task<Result<Placed>> OrderService::place_owned(Principal who, PlaceOrder cmd, std::string key, std::string hash,
-                                               std::string order_id) {
+Task<Result<Placed>> OrderService::place_owned(Principal who, const PlaceOrder& cmd, std::string key,
+                                               std::string hash, std::string order_id, KeyClaim& claim) {
     const std::string buyer = who.member_id;
     const auto wait = wait_for(cmd);
-    auto placed = co_await place_new(std::move(who), std::move(cmd), key, hash, std::move(order_id), false);
-    if (!placed) {
+    auto placed = co_await place_new(std::move(who), cmd, key, hash, std::move(order_id), false, claim);
+    if (!placed && !claim.holder) {
         // Refused before anything was written: an earlier request with this key may have committed (its Redis key
         // lost or expired), and a retry must get that order, not this refusal. Asked only on this path, so that
         // a successful order costs no extra query (a commit meets UNIQUE (buyer_id, idempotency_key) anyway).
@@ -397,8 +396,9 @@ Task<Result<Placed>> OrderService::place_owned(Principal who, PlaceOrder cmd, st
     co_return placed;
 }
 
-Task<Result<Placed>> OrderService::place_new(Principal who, PlaceOrder cmd, std::string key, std::string hash,
-                                             std::string order_id, bool price_from_database) {
+Task<Result<Placed>> OrderService::place_new(Principal who, const PlaceOrder& cmd, std::string key,
+                                             std::string hash, std::string order_id, bool price_from_database,
+                                             KeyClaim& claim) {
     std::vector<std::string> ids;
     for (const auto& l : cmd.items) {
         ids.push_back(l.product_id);
@@ -457,8 +457,8 @@ Task<Result<Placed>> OrderService::place_new(Principal who, PlaceOrder cmd, std:
         // A copy can be out of date the other way too (a product back on sale, a new price): an order is refused
         // for its products only as they are in PostgreSQL.
         products_.forget_copies(ids);
-        co_return co_await place_new(std::move(who), std::move(cmd), std::move(key), std::move(hash),
-                                     std::move(order_id), true);
+        co_return co_await place_new(std::move(who), cmd, std::move(key), std::move(hash), std::move(order_id), true,
+                                     claim);
     }
     // That the payment method and the address are the buyer's and live is checked by the group commit
     // (orders.place_orders asks the payment and delivery services' functions), in the transaction that writes
@@ -486,7 +486,14 @@ Task<Result<Placed>> OrderService::place_new(Principal who, PlaceOrder cmd, std:
     product::Reserved reserved;
     for (int attempt = 0; attempt < 3; ++attempt) {
         const std::int64_t reserved_at = now_ms();
-        reserved = co_await gate.reserve(order_id, lines, reserved_at);
+        reserved = co_await gate.reserve(order_id, lines, reserved_at, &claim.claim);
+        if (reserved.status == product::Reserved::Status::claimed) {
+            claim.holder = std::move(reserved.holder);
+            co_return std::unexpected(Error{ErrorCode::conflict, "Another request holds this Idempotency-Key"});
+        }
+        if (reserved.status == product::Reserved::Status::reserved) {
+            claim.taken = true;
+        }
         if (reserved.status == product::Reserved::Status::not_ready) {
             const bool ready = co_await ensure_gate();
             if (!ready) {
@@ -582,8 +589,8 @@ Task<Result<Placed>> OrderService::place_new(Principal who, PlaceOrder cmd, std:
     if (written.kind == Kind::changed) {
         products_.forget_copies(ids);
         if (!price_from_database) {
-            co_return co_await place_new(std::move(who), std::move(cmd), std::move(key), std::move(hash),
-                                         std::move(order_id), true);
+            co_return co_await place_new(std::move(who), cmd, std::move(key), std::move(hash), std::move(order_id),
+                                         true, claim);
         }
         // Changed again between a fresh read and the commit: the product is being edited right now.
         co_return std::unexpected(unavailable("A product of this order is being changed; try again in a moment."));

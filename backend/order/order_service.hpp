@@ -151,12 +151,14 @@ public:
     void stop() noexcept;
 
 private:
-    // The request that owns the key: place_new, and on a refusal the order an earlier request committed.
-    Task<Result<Placed>> place_owned(Principal who, PlaceOrder cmd, std::string key, std::string hash,
-                                     std::string order_id);
+    // The request's Idempotency-Key in Redis, taken by the stock reservation's script (see place()).
+    struct KeyClaim;
+    // place_new, and on a refusal the order an earlier request committed (unless another request holds the key).
+    Task<Result<Placed>> place_owned(Principal who, const PlaceOrder& cmd, std::string key, std::string hash,
+                                     std::string order_id, KeyClaim& claim);
     // `price_from_database`: not from the product service's copies (after the group commit found one changed).
-    Task<Result<Placed>> place_new(Principal who, PlaceOrder cmd, std::string key, std::string hash,
-                                   std::string order_id, bool price_from_database);
+    Task<Result<Placed>> place_new(Principal who, const PlaceOrder& cmd, std::string key, std::string hash,
+                                   std::string order_id, bool price_from_database, KeyClaim& claim);
     Task<Result<Placed>> replay(OrderRow existing, std::string hash, std::chrono::milliseconds wait);
     // Waits up to `wait` for the order to settle and answers it as it stands then. `written`: the order as it was
     // just committed (PENDING), answered as is if nothing happens in time; without it the order is read (after

@@ -38,27 +38,35 @@ constexpr const char* seed_script =
     "if redis.call('SET', KEYS[1], ARGV[1], 'NX') then return 1 end "
     "return 0";
 
-// KEYS[1] ready, KEYS[2] om:resv, KEYS[3] om:resv:<order>, KEYS[4..] gates; ARGV[1] order id, ARGV[2] now ms,
-// ARGV[3] the record ("pid:qty,pid:qty"), ARGV[4..] quantities.
-// → {1, epoch} | {0, i, available, ...} short | {-1} not ready | {-2, i, ...} missing keys.
+// KEYS[1] ready, KEYS[2] om:resv, KEYS[3] om:resv:<order>, KEYS[4] the claim ("" for none), KEYS[5..] gates;
+// ARGV[1] order id, ARGV[2] now ms, ARGV[3] the record ("pid:qty,pid:qty"), ARGV[4] the claim's value, ARGV[5] its
+// lifetime in seconds, ARGV[6..] quantities.
+// → {1, epoch} | {0, i, available, ...} short | {-1} not ready | {-2, i, ...} missing keys | {-3, value} the claim
+// is held with another value. The claim is taken only with the reservation (a request that reserved nothing
+// holds nothing), and a claim already holding this value is ours (a retry of the same request).
 constexpr const char* reserve_script =
+    "if KEYS[4] ~= '' then "
+    "  local held = redis.call('GET', KEYS[4]) "
+    "  if held and held ~= ARGV[4] then return {-3, held} end "
+    "end "
     "local epoch = redis.call('GET', KEYS[1]) "
     "if not epoch then return {-1} end "
-    "local n = #KEYS - 3 "
+    "local n = #KEYS - 4 "
     "local missing = {-2} "
     "local short = {0} "
     "local have = {} "
     "for i = 1, n do "
-    "  local v = redis.call('GET', KEYS[i + 3]) "
+    "  local v = redis.call('GET', KEYS[i + 4]) "
     "  if not v then missing[#missing + 1] = i - 1 v = 0 else v = tonumber(v) end "
     "  have[i] = v "
-    "  if v < tonumber(ARGV[i + 3]) then short[#short + 1] = i - 1 short[#short + 1] = v end "
+    "  if v < tonumber(ARGV[i + 5]) then short[#short + 1] = i - 1 short[#short + 1] = v end "
     "end "
     "if #missing > 1 then return missing end "
     "if #short > 1 then return short end "
-    "for i = 1, n do redis.call('SET', KEYS[i + 3], have[i] - tonumber(ARGV[i + 3])) end "
+    "for i = 1, n do redis.call('SET', KEYS[i + 4], have[i] - tonumber(ARGV[i + 5])) end "
     "redis.call('SET', KEYS[3], epoch .. '|' .. ARGV[3]) "
     "redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1]) "
+    "if KEYS[4] ~= '' then redis.call('SET', KEYS[4], ARGV[4], 'EX', ARGV[5]) end "
     "return {1, epoch}";
 
 // KEYS[1] om:resv, KEYS[2..] om:resv:<order>; ARGV the orders (as many as records).
@@ -135,9 +143,10 @@ Task<bool> StockGate::seed(std::string product_id, std::int64_t value, std::stri
     co_return checked(r).integer == 1;
 }
 
-Task<Reserved> StockGate::reserve(std::string order_id, std::vector<GateLine> lines, std::int64_t now_ms) {
-    std::vector<std::string> cmd{"EVAL", reserve_script, std::to_string(lines.size() + 3), kGateReadyKey,
-                                 kReservations, reservation_key(order_id)};
+Task<Reserved> StockGate::reserve(std::string order_id, std::vector<GateLine> lines, std::int64_t now_ms,
+                                  const Claim* claim) {
+    std::vector<std::string> cmd{"EVAL", reserve_script, std::to_string(lines.size() + 4), kGateReadyKey,
+                                 kReservations, reservation_key(order_id), claim != nullptr ? claim->key : ""};
     std::string record;
     for (const auto& l : lines) {
         cmd.push_back(gate_key(l.product_id));
@@ -149,6 +158,8 @@ Task<Reserved> StockGate::reserve(std::string order_id, std::vector<GateLine> li
     cmd.push_back(order_id);
     cmd.push_back(std::to_string(now_ms));
     cmd.push_back(std::move(record));
+    cmd.push_back(claim != nullptr ? claim->value : "");
+    cmd.push_back(std::to_string(claim != nullptr ? claim->ttl_seconds : 0));
     for (const auto& l : lines) {
         cmd.push_back(std::to_string(l.quantity));
     }
@@ -171,6 +182,10 @@ Task<Reserved> StockGate::reserve(std::string order_id, std::vector<GateLine> li
             break;
         case -1:
             out.status = Reserved::Status::not_ready;
+            break;
+        case -3:
+            out.status = Reserved::Status::claimed;
+            out.holder = r.elements.size() > 1 ? r.elements[1].str : std::string();
             break;
         default:
             out.status = Reserved::Status::missing;

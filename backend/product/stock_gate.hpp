@@ -45,9 +45,10 @@ struct GateLine {
 };
 
 struct Reserved {
-    enum class Status : std::uint8_t { reserved, short_of_stock, not_ready, missing };
+    enum class Status : std::uint8_t { reserved, short_of_stock, not_ready, missing, claimed };
     Status status = Status::reserved;
-    std::string epoch;  // reserved: the epoch of the reservation
+    std::string epoch;   // reserved: the epoch of the reservation
+    std::string holder;  // claimed: the value the claim holds (another request's); nothing was reserved
     // short_of_stock: (line index, units available) of each line that cannot be served; missing: the lines
     // whose gate key does not exist (available 0).
     std::vector<std::pair<std::size_t, std::int64_t>> lines;
@@ -69,8 +70,17 @@ public:
     Task<bool> seed(std::string product_id, std::int64_t value, std::string epoch);
 
     // ---- orders ----
-    // Reserves every line or none (one script), and records the reservation under `order_id`.
-    Task<Reserved> reserve(std::string order_id, std::vector<GateLine> lines, std::int64_t now_ms);
+    // A key the caller takes together with its reservation, in the same script (the order service's
+    // Idempotency-Key: one round trip for both). Held by another value: nothing is reserved (`claimed`).
+    struct Claim {
+        std::string key;
+        std::string value;
+        long ttl_seconds = 86400;
+    };
+    // Reserves every line or none (one script), and records the reservation under `order_id`; with a claim, only
+    // if the claim is free or already holds its value, and then the claim is taken with the reservation.
+    Task<Reserved> reserve(std::string order_id, std::vector<GateLine> lines, std::int64_t now_ms,
+                           const Claim* claim = nullptr);
     // The orders are durable (their stock left PostgreSQL): drop their reservation records (one script).
     Task<void> forget(std::vector<std::string> order_ids);
     // The order will never be durable: give its reserved units back (once; only within the epoch of the

@@ -517,6 +517,39 @@ TEST_F(OrderApi, ShortStockIsA409NamingTheLinesAndReservesNothing) {
     EXPECT_EQ(gate(scarce), "2");
 }
 
+// The Idempotency-Key is taken in Redis by the stock reservation's own script (issue 6: one round trip per order
+// less), so a request that reserves nothing holds nothing, and a key held for another request reserves nothing.
+TEST_F(OrderApi, TheIdempotencyKeyIsTakenOnlyWithTheReservation) {
+    auto s = seller();
+    const auto p = product(s, 2);
+    auto b = buyer();
+    const std::string key = "retry-" + om::new_uuid_v7();
+    const std::string held = "om:oidem:" + b.account.id + ":" + key;
+    const auto body = order_body(b, {{p, 3}});
+
+    expect_problem(place(*client_, b.account.token, body, key), 409, "OUT_OF_STOCK");
+    EXPECT_EQ(redis("EXISTS " + held), "0") << "a refused request holds no key";
+    EXPECT_EQ(gate(p), "2");
+
+    // The seller restocks; the same request with the same key now succeeds, and the key names its order.
+    ASSERT_EQ(client_->put("/products/" + p + "/inventory", {{"delta", 3}}, s.token).status, 200);
+    auto r = place(*client_, b.account.token, body, key);
+    ASSERT_TRUE(r.status == 201 || r.status == 202) << r.body;
+    const std::string id = r.json().value("orderId", "");
+    EXPECT_EQ(redis("GET " + held).rfind(id + "|", 0), 0U) << redis("GET " + held);
+    EXPECT_EQ(gate(p), "2");
+    wait_order(b.account.token, id, settled);
+
+    // A key another request holds (here: with another request's hash, and no order yet) reserves nothing.
+    const std::string other_key = "other-" + om::new_uuid_v7();
+    EXPECT_EQ(redis("SET om:oidem:" + b.account.id + ":" + other_key + " '" + om::new_uuid_v7() + "|0000' EX 60"), "OK");
+    expect_problem(place(*client_, b.account.token, order_body(b, {{p, 1}}), other_key), 422, "IDEMPOTENCY_KEY_REUSED");
+    EXPECT_EQ(gate(p), "2") << "nothing was reserved for the refused request";
+    EXPECT_EQ(sql("SELECT count(*) FROM orders.orders WHERE buyer_id = '" + b.account.id + "'"), "1");
+    expect_gate_settles(p);
+    expect_ledger_balanced();
+}
+
 // Orders are priced from each shard's copies of the product rows; the group commit checks the version of each
 // copy under the product's lock. An edit made elsewhere (another server process: here straight in PostgreSQL)
 // is never missed: the order is priced again from the database.
