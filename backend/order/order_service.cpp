@@ -486,7 +486,7 @@ Task<Result<Placed>> OrderService::place_new(Principal who, const PlaceOrder& cm
     product::Reserved reserved;
     for (int attempt = 0; attempt < 3; ++attempt) {
         const std::int64_t reserved_at = now_ms();
-        reserved = co_await gate.reserve(order_id, lines, reserved_at, &claim.claim);
+        reserved = co_await gate.reserve(order_id, lines, reserved_at, claim.claim);
         if (reserved.status == product::Reserved::Status::claimed) {
             claim.holder = std::move(reserved.holder);
             co_return std::unexpected(Error{ErrorCode::conflict, "Another request holds this Idempotency-Key"});

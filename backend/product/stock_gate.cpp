@@ -38,17 +38,15 @@ constexpr const char* seed_script =
     "if redis.call('SET', KEYS[1], ARGV[1], 'NX') then return 1 end "
     "return 0";
 
-// KEYS[1] ready, KEYS[2] om:resv, KEYS[3] om:resv:<order>, KEYS[4] the claim ("" for none), KEYS[5..] gates;
+// KEYS[1] ready, KEYS[2] om:resv, KEYS[3] om:resv:<order>, KEYS[4] the claim, KEYS[5..] gates;
 // ARGV[1] order id, ARGV[2] now ms, ARGV[3] the record ("pid:qty,pid:qty"), ARGV[4] the claim's value, ARGV[5] its
 // lifetime in seconds, ARGV[6..] quantities.
 // → {1, epoch} | {0, i, available, ...} short | {-1} not ready | {-2, i, ...} missing keys | {-3, value} the claim
 // is held with another value. The claim is taken only with the reservation (a request that reserved nothing
 // holds nothing), and a claim already holding this value is ours (a retry of the same request).
 constexpr const char* reserve_script =
-    "if KEYS[4] ~= '' then "
-    "  local held = redis.call('GET', KEYS[4]) "
-    "  if held and held ~= ARGV[4] then return {-3, held} end "
-    "end "
+    "local held = redis.call('GET', KEYS[4]) "
+    "if held and held ~= ARGV[4] then return {-3, held} end "
     "local epoch = redis.call('GET', KEYS[1]) "
     "if not epoch then return {-1} end "
     "local n = #KEYS - 4 "
@@ -66,7 +64,7 @@ constexpr const char* reserve_script =
     "for i = 1, n do redis.call('SET', KEYS[i + 4], have[i] - tonumber(ARGV[i + 5])) end "
     "redis.call('SET', KEYS[3], epoch .. '|' .. ARGV[3]) "
     "redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1]) "
-    "if KEYS[4] ~= '' then redis.call('SET', KEYS[4], ARGV[4], 'EX', ARGV[5]) end "
+    "redis.call('SET', KEYS[4], ARGV[4], 'EX', ARGV[5]) "
     "return {1, epoch}";
 
 // KEYS[1] om:resv, KEYS[2..] om:resv:<order>; ARGV the orders (as many as records).
@@ -144,9 +142,9 @@ Task<bool> StockGate::seed(std::string product_id, std::int64_t value, std::stri
 }
 
 Task<Reserved> StockGate::reserve(std::string order_id, std::vector<GateLine> lines, std::int64_t now_ms,
-                                  const Claim* claim) {
+                                  const Claim& claim) {
     std::vector<std::string> cmd{"EVAL", reserve_script, std::to_string(lines.size() + 4), kGateReadyKey,
-                                 kReservations, reservation_key(order_id), claim != nullptr ? claim->key : ""};
+                                 kReservations, reservation_key(order_id), claim.key};
     std::string record;
     for (const auto& l : lines) {
         cmd.push_back(gate_key(l.product_id));
@@ -158,8 +156,8 @@ Task<Reserved> StockGate::reserve(std::string order_id, std::vector<GateLine> li
     cmd.push_back(order_id);
     cmd.push_back(std::to_string(now_ms));
     cmd.push_back(std::move(record));
-    cmd.push_back(claim != nullptr ? claim->value : "");
-    cmd.push_back(std::to_string(claim != nullptr ? claim->ttl_seconds : 0));
+    cmd.push_back(claim.value);
+    cmd.push_back(std::to_string(claim.ttl_seconds));
     for (const auto& l : lines) {
         cmd.push_back(std::to_string(l.quantity));
     }

@@ -75,12 +75,12 @@ public:
     struct Claim {
         std::string key;
         std::string value;
-        long ttl_seconds = 86400;
+        long ttl_seconds = 0;  // how long the key lives once taken
     };
-    // Reserves every line or none (one script), and records the reservation under `order_id`; with a claim, only
-    // if the claim is free or already holds its value, and then the claim is taken with the reservation.
+    // Reserves every line or none (one script), and records the reservation under `order_id`: only if the claim
+    // is free or already holds its value, and then the claim is taken with the reservation.
     Task<Reserved> reserve(std::string order_id, std::vector<GateLine> lines, std::int64_t now_ms,
-                           const Claim* claim = nullptr);
+                           const Claim& claim);
     // The orders are durable (their stock left PostgreSQL): drop their reservation records (one script).
     Task<void> forget(std::vector<std::string> order_ids);
     // The order will never be durable: give its reserved units back (once; only within the epoch of the
