@@ -75,4 +75,12 @@ struct HoldOptions {
 // Exit 0 when every connection was opened and still answered at the end, 1 otherwise, 2 on bad options.
 int run_hold(const HoldOptions& options);
 
+struct CpuSpeedOptions {
+    double duration_s = 10;
+    int interval_ms = 500;           // one sample on every CPU this often
+    std::string json;                // write the report (with every sample) here
+};
+// Exit 0, or 2 on bad options or an unwritable report.
+int run_cpu_speed(const CpuSpeedOptions& options);
+
 }  // namespace om::load

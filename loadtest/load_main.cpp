@@ -45,6 +45,12 @@ constexpr const char* kUsage = R"(openmarket-load: the OpenMarket load harness
       in flight over all processes. Prints "hold: holding ..." once all are open. Exit 1 unless all N were
       opened and are alive at the end.
 
+  openmarket-load cpu-speed [--duration SECONDS (10)] [--interval-ms MS (500)] [--json REPORT.json]
+      How fast each CPU runs: every MS, a thread pinned to each CPU in turn times a fixed loop by its own CPU
+      clock (the machine's other load does not lengthen it; a virtual CPU that its host shares does). Prints
+      per CPU the median sample against the fastest seen and the share of samples slower than 1.5x the fastest.
+      Run it beside a load run to tell a slower machine from a slower build.
+
   openmarket-load audit --database-url URL --redis-url URL [--wait SECONDS (30)] [--quiet]
       Checks the order path's invariants after a run (no oversell, ledger balanced, stock equal in PostgreSQL
       and Redis, every order settled, one payment per order, no orphaned reservation); exit 1 on a violation.
@@ -181,6 +187,16 @@ int main(int argc, char** argv) {
             o.timeout_ms = static_cast<int>(integer(a, "--timeout-ms", o.timeout_ms));
             o.json = text(a, "--json", o.json);
             return om::load::run_hold(o);
+        }
+        if (cmd == "cpu-speed") {
+            if (!parse(argc, argv, a, {{"--duration", true}, {"--interval-ms", true}, {"--json", true}})) {
+                return 2;
+            }
+            om::load::CpuSpeedOptions o;
+            o.duration_s = number(a, "--duration", o.duration_s);
+            o.interval_ms = static_cast<int>(integer(a, "--interval-ms", o.interval_ms));
+            o.json = text(a, "--json", o.json);
+            return om::load::run_cpu_speed(o);
         }
         if (cmd == "audit") {
             if (!parse(argc, argv, a,
