@@ -55,7 +55,7 @@ public:
           linger_(linger_ms, linger_full_rate) {}
 
     // `order_json`: one element of orders.place_orders' batch (see db/migrations/0007_order_saga.sql), whose
-    // OrderPlaced is `placed` (published at once after the commit when a publisher is set).
+    // OrderPlaced is `placed` (published right after the commit, once the batch is answered, when a publisher is set).
     Task<WriteResult> write(std::string order_json, events::OutboxEvent placed);
     void set_publisher(events::Publisher* publisher) noexcept { publisher_ = publisher; }
     // Called with the ids of each batch's created orders once their requests are answered (their stock
