@@ -8,6 +8,9 @@
 //    resumes the caller with the reply. Error replies from Redis come back as Reply::Type::error.
 //  - Not connected, connection lost mid-command, or no reply within `command_timeout` →
 //    throws om::Unavailable. The client reconnects by itself with backoff (capped at 1 s).
+//  - EVAL goes out as EVALSHA once the client knows the script's digest (SCRIPT LOAD, the first time it runs
+//    that script): Redis then neither reads nor hashes the script's text on every call. A Redis that lost its
+//    scripts (restart, SCRIPT FLUSH) answers NOSCRIPT, and that call goes as EVAL, which caches it again.
 
 #include <chrono>
 #include <cstdint>
@@ -82,6 +85,9 @@ public:
     struct Impl;
 
 private:
+    Task<Reply> send(std::vector<std::string> args);
+    Task<Reply> eval(std::vector<std::string> cmd);
+
     std::shared_ptr<Impl> impl_;
 };
 

@@ -349,6 +349,46 @@ TEST(RedisClient, EvalLuaScript) {
     (void)run(c.io, c.client, {"DEL", k});
 }
 
+// EVAL goes out as EVALSHA once the script is known (SCRIPT LOAD), and a Redis that lost its scripts (SCRIPT
+// FLUSH here; a restart alike) gets the text again. A private server: its command statistics are this test's.
+TEST(RedisClient, EvalRunsAsEvalshaAndSurvivesLostScripts) {
+    const int port = free_port();
+    RedisServer server(port);
+    boost::asio::io_context io;
+    Client client(io, local_options(port));
+    client.start();
+    ASSERT_TRUE(run_until(io, [&] { return client.connected(); }));
+    const std::string script = "return {ARGV[1], redis.call('INCR', KEYS[1])}";
+    auto calls = [&](const std::string& command) -> long long {
+        const Reply info = run(io, client, {"INFO", "commandstats"});
+        const std::string tag = "cmdstat_" + command + ":calls=";
+        const auto at = info.str.find(tag);
+        return at == std::string::npos ? 0 : std::stoll(info.str.substr(at + tag.size()));
+    };
+    for (int i = 1; i <= 5; ++i) {
+        const Reply r = run(io, client, {"EVAL", script, "1", "n", "x" + std::to_string(i)});
+        ASSERT_EQ(r.type, Reply::Type::array) << r.str;
+        EXPECT_EQ(r.elements.at(0).str, "x" + std::to_string(i));
+        EXPECT_EQ(r.elements.at(1).integer, i);
+    }
+    EXPECT_EQ(calls("evalsha"), 5);
+    EXPECT_EQ(calls("eval"), 0);  // the text went once, with SCRIPT LOAD
+    EXPECT_EQ(calls("script|load"), 1);
+
+    EXPECT_EQ(run(io, client, {"SCRIPT", "FLUSH"}).str, "OK");
+    const Reply again = run(io, client, {"EVAL", script, "1", "n", "y"});
+    ASSERT_EQ(again.type, Reply::Type::array) << again.str;
+    EXPECT_EQ(again.elements.at(1).integer, 6);
+    EXPECT_EQ(calls("eval"), 1);  // NOSCRIPT, then the text once more
+    (void)run(io, client, {"EVAL", script, "1", "n", "z"});
+    EXPECT_EQ(calls("evalsha"), 7);  // cached again by that EVAL: back to the digest
+
+    // A script that does not compile answers as EVAL would, and leaves nothing cached.
+    const Reply bad = run(io, client, {"EVAL", "return {", "0"});
+    EXPECT_TRUE(bad.is_error());
+    EXPECT_NE(bad.str.find("compil"), std::string::npos) << bad.str;
+}
+
 TEST(RedisClient, CommandTimeoutThenStillWorks) {
     Options o = fixture_options();
     o.command_timeout = 200ms;
