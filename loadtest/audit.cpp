@@ -7,6 +7,7 @@
 #include <libpq-fe.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <chrono>
 #include <cstddef>
@@ -507,7 +508,40 @@ void check_payments(Pg& pg, Report& report) {
                  details);
 }
 
-// ---- 7. no orphaned reservation ------------------------------------------------------------------------------
+// ---- 7. ledger rows have their records: the rows the order path writes without a foreign key (migration 0020) --
+
+void check_parents(Pg& pg, Report& report) {
+    struct Link {
+        const char* child;
+        const char* column;
+        const char* parent;
+    };
+    static constexpr std::array<Link, 6> links{{{"product.stock_movements", "product_id", "product.products"},
+                                                {"payment.payments", "method_id", "payment.methods"},
+                                                {"payment.payment_attempts", "payment_id", "payment.payments"},
+                                                {"payment.payment_events", "payment_id", "payment.payments"},
+                                                {"delivery.history", "delivery_id", "delivery.deliveries"},
+                                                {"orders.order_sellers", "order_id", "orders.orders"}}};
+    std::string details;
+    std::string counts = "SELECT ";
+    for (std::size_t i = 0; i < links.size(); ++i) {
+        const Link& l = links[i];
+        const std::string column = l.column;
+        pg.violations(details,
+                      std::string("SELECT c.") + l.column + "::text FROM " + l.child + " c WHERE NOT EXISTS (SELECT 1 FROM " +
+                          l.parent + " p WHERE p.id = c." + column + ")",
+                      std::string(l.child) + " rows whose " + l.column + " names no " + l.parent + " row");
+        counts += std::string(i > 0 ? ", " : "") + "(SELECT count(*) FROM " + l.child + ")";
+    }
+    const Rows t = pg.query(counts);
+    std::string numbers;
+    for (std::size_t i = 0; i < links.size(); ++i) {
+        numbers += (i > 0 ? ", " : "") + t.text(0, static_cast<int>(i)) + " " + links[i].child;
+    }
+    report.judge(details.empty(), "ledger rows have their records", numbers + ", each with its parent row", details);
+}
+
+// ---- 8. no orphaned reservation ------------------------------------------------------------------------------
 
 void check_reservations(Redis& redis, Report& report) {
     std::string details;
@@ -554,6 +588,7 @@ int run_audit(const AuditOptions& options) {
         check_units_sold(pg, report);
         check_gate_equal(report, gate);
         check_payments(pg, report);
+        check_parents(pg, report);
         pg.query("COMMIT");
         check_reservations(redis, report);
         return report.finish();
