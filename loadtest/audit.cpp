@@ -526,10 +526,9 @@ void check_parents(Pg& pg, Report& report) {
     std::string counts = "SELECT ";
     for (std::size_t i = 0; i < links.size(); ++i) {
         const Link& l = links[i];
-        const std::string column = l.column;
         pg.violations(details,
                       std::string("SELECT c.") + l.column + "::text FROM " + l.child + " c WHERE NOT EXISTS (SELECT 1 FROM " +
-                          l.parent + " p WHERE p.id = c." + column + ")",
+                          l.parent + " p WHERE p.id = c." + l.column + ")",
                       std::string(l.child) + " rows whose " + l.column + " names no " + l.parent + " row");
         counts += std::string(i > 0 ? ", " : "") + "(SELECT count(*) FROM " + l.child + ")";
     }

@@ -53,7 +53,8 @@ constexpr const char* kUsage = R"(openmarket-load: the OpenMarket load harness
 
   openmarket-load audit --database-url URL --redis-url URL [--wait SECONDS (30)] [--quiet]
       Checks the order path's invariants after a run (no oversell, ledger balanced, stock equal in PostgreSQL
-      and Redis, every order settled, one payment per order, no orphaned reservation); exit 1 on a violation.
+      and Redis, every order settled, one payment per order, every ledger row with its parent row, no orphaned
+      reservation); exit 1 on a violation.
 )";
 
 using Args = std::map<std::string, std::string>;

@@ -647,17 +647,12 @@ void Client::stop() { impl_->stop(); }
 
 bool Client::connected() const noexcept { return impl_->connected(); }
 
+// Not a coroutine itself: a plain command costs one coroutine frame (send's), as before EVALSHA.
 Task<Reply> Client::command(std::vector<std::string> args) {
-    if (args.empty()) {
-        throw std::invalid_argument("redis: empty command");
-    }
-    if (is_push_mode_command(args.front())) {
-        throw std::invalid_argument("redis: pub/sub and MONITOR are not supported by this client");
-    }
     if (args.size() >= 3 && args.front() == "EVAL") {
-        co_return co_await eval(std::move(args));
+        return eval(std::move(args));
     }
-    co_return co_await send(std::move(args));
+    return send(std::move(args));
 }
 
 // The order's reservation script is ~1 KB and runs once an order: as EVAL, the client formatted and wrote it and
@@ -688,6 +683,12 @@ Task<Reply> Client::eval(std::vector<std::string> cmd) {
 }
 
 Task<Reply> Client::send(std::vector<std::string> args) {
+    if (args.empty()) {
+        throw std::invalid_argument("redis: empty command");
+    }
+    if (is_push_mode_command(args.front())) {
+        throw std::invalid_argument("redis: pub/sub and MONITOR are not supported by this client");
+    }
     const std::shared_ptr<Impl> impl = impl_;  // keeps Impl alive while this command is in flight
     if (!impl->connected()) {
         throw Unavailable("redis: not connected");
