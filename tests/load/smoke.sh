@@ -84,3 +84,15 @@ status=$?
 set -e
 [[ $status == 1 ]] || { cat "$WORK/broken.txt"; fail "the audit passed a ledger that does not balance (exit $status)"; }
 echo "load smoke: the audit caught the unrecorded stock change"
+
+# Nor a ledger row without its record (these tables have no foreign keys since migration 0020).
+psql -q "$DB_URL" -c "INSERT INTO orders.order_sellers (seller_id, order_id) VALUES (gen_random_uuid(), gen_random_uuid())"
+set +e
+"$LOAD" audit --database-url "$DB_URL" --redis-url "$REDIS_URL" --wait 5 >"$WORK/orphan.txt" 2>&1
+status=$?
+set -e
+if [[ $status != 1 ]] || ! grep -q '^FAIL ledger rows have their records: 1 orders.order_sellers rows' "$WORK/orphan.txt"; then
+  cat "$WORK/orphan.txt"
+  fail "the audit passed a seller row of an order that does not exist (exit $status)"
+fi
+echo "load smoke: the audit caught the orphaned seller row"
