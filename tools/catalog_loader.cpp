@@ -315,6 +315,19 @@ int load(const Options& o) {
     if (main.row("SELECT pg_try_advisory_lock(" + std::to_string(kAdvisoryLockKey) + ")").at(0) != "t") {
         throw std::runtime_error("another openmarket-catalog is loading this database");
     }
+    // Released before the connection closes, however the load ends: a backend drops a session's locks only once it
+    // has noticed the disconnect, so a loader started right after this one could still find the lock taken (a
+    // flaky CatalogLoaderRuns.AppendContinuesAfterTheHighestSeller).
+    struct Unlock {
+        Connection& c;
+        ~Unlock() {
+            try {
+                c.exec("SELECT pg_advisory_unlock(" + std::to_string(kAdvisoryLockKey) + ")");
+            } catch (const std::exception&) {
+                // The connection is gone: so is the lock.
+            }
+        }
+    } unlock{main};
 
     const auto existing = main.row(
         "SELECT count(*), coalesce(max(substring(email FROM '^seller-([0-9]+)@catalog\\.openmarket\\.local$')::bigint), 0) "
