@@ -8,6 +8,10 @@ namespace om::order {
 
 namespace {
 
+// Orders the resumer's sweep looks at per call at most (one maintenance round every 500 ms): 50,000 a round is
+// far above any rate the service takes, so the mark keeps up; after a long stop it catches up in steps.
+constexpr int kUnsettledScanLimit = 50000;
+
 const std::string kCols =
     "o.id::text, o.buyer_id::text, o.status, o.cancel_reason, o.items::text, o.total_amount, o.currency, "
     "o.payment_method_id::text, o.address_id::text, o.payment_id::text, o.payment_status, o.decline_code, "
@@ -100,10 +104,10 @@ OrderRepository::OrderRepository(pg::Pool& db) : db_(db) {
     db_.prepare("orders.gate_pending",
                 "SELECT " + kCols + " FROM orders.orders o WHERE o.gate_pending "
                 "AND o.updated_at < now() - interval '2 seconds' ORDER BY o.updated_at LIMIT $1::integer");
+    // The scan behind it and why it is not an index on updated_at: migration 0021.
     db_.prepare("orders.unsettled",
-                "SELECT " + kCols + " FROM orders.orders o WHERE o.status IN ('PENDING', 'PAID') "
-                "AND o.updated_at < now() - $1::bigint * interval '1 millisecond' "
-                "ORDER BY o.updated_at LIMIT $2::integer");
+                "SELECT " + kCols + " FROM orders.sweep_unsettled($1::bigint, $2::integer, $3::integer) AS s (id) "
+                "JOIN orders.orders o ON o.id = s.id ORDER BY o.updated_at");
     db_.prepare("orders.touch_resumed",
                 "UPDATE orders.orders SET resumed = resumed + 1, updated_at = now() WHERE id = $1::uuid");
     db_.prepare("orders.existing", "SELECT id::text FROM orders.orders WHERE id = " + pg::any_uuid("$1"));
@@ -271,7 +275,8 @@ Task<std::vector<OrderRow>> OrderRepository::gate_pending(int limit) {
 
 Task<std::vector<OrderRow>> OrderRepository::unsettled(long quiet_ms, int limit) {
     auto r = co_await db_.query_prepared("orders.unsettled",
-                                         pg::params(std::to_string(quiet_ms), std::to_string(limit)));
+                                         pg::params(std::to_string(quiet_ms), std::to_string(kUnsettledScanLimit),
+                                                    std::to_string(limit)));
     co_return rows(r);
 }
 

@@ -985,6 +985,86 @@ TEST_F(OrderDurability, KillNineWithOrdersInFlightLosesNoAcknowledgedOrder) {
     expect_gate_settles(p);
 }
 
+// The resumer finds quiet orders without an index on updated_at (migration 0021): a scan of the primary key
+// moves a mark up to the orders created resume-after ago and lists those still unsettled in orders.unsettled.
+// Approvals are applied at once here (not deferred), so that no late event of the saga touches the order after
+// it settled.
+class OrderResume : public OrderTest {
+protected:
+    static void SetUpTestSuite() { start({"--order-approval-defer-ms", "0", "--order-resume-after-ms", "5000"}); }
+};
+
+TEST_F(OrderResume, AQuietOrderIsFoundByTheScanAndResumedWithoutASecondCharge) {
+    auto s = seller();
+    const auto p = product(s, 10);
+    auto b = buyer();
+    auto o = place_settled(b, {{p, 1}});
+    const std::string id = o.value("orderId", "");
+    ASSERT_EQ(o.value("status", ""), "CONFIRMED") << o.dump();
+    // Back to PENDING, unchanged for an hour, as if its events had been lost: only while the mark (5 s behind the
+    // clock here) has not passed it yet, under the lock every placing batch holds, so the scan is what finds it.
+    ASSERT_EQ(sql("SELECT pg_advisory_xact_lock_shared(hashtextextended('orders.unsettled_scan', 0)); "
+                  "WITH u AS (UPDATE orders.orders SET status = 'PENDING', updated_at = now() - interval '1 hour' "
+                  "WHERE id = '" + id + "' AND id >= (SELECT below FROM orders.unsettled_scan) RETURNING 1) "
+                  "SELECT count(*) FROM u"),
+              "1")
+        << "the order settled more than resume-after after its id was made";
+    o = wait_order(b.account.token, id, settled);
+    EXPECT_EQ(o.value("status", ""), "CONFIRMED") << o.dump();
+    EXPECT_EQ(sql("SELECT resumed FROM orders.orders WHERE id = '" + id + "'"), "1") << o.dump();
+    EXPECT_EQ(sql("SELECT count(*) FROM payment.payments WHERE order_id = '" + id + "'"), "1") << "charged once";
+    EXPECT_EQ(stock(p), 9);
+    // Listed while unsettled, forgotten once settled.
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (std::chrono::steady_clock::now() < deadline && sql("SELECT count(*) FROM orders.unsettled") != "0") {
+        std::this_thread::sleep_for(100ms);
+    }
+    EXPECT_EQ(sql("SELECT count(*) FROM orders.unsettled"), "0");
+    EXPECT_EQ(sql("SELECT below > '" + id + "' FROM orders.unsettled_scan"), "t") << "the mark passed the order";
+}
+
+// An order placed below the mark (its id made by a clock behind the database's) is listed by the group commit
+// itself; the sweep moves the mark in steps of at most p_scan_limit orders. Both inside transactions that are
+// never committed (sql_value closes the connection).
+TEST_F(OrderResume, AnOrderPlacedBelowTheMarkIsListedAndTheMarkMovesInSteps) {
+    auto s = seller();
+    const auto p = product(s, 10);
+    auto b = buyer();
+    for (int i = 0; i < 3; ++i) {
+        ASSERT_EQ(place_settled(b, {{p, 1}}).value("status", ""), "CONFIRMED");
+    }
+
+    const std::string id = om::new_uuid_v7();
+    const json item = {{"productId", p}, {"sellerId", s.id}, {"name", "x"}, {"unitPrice", 15000},
+                       {"quantity", 1}, {"lineTotal", 15000}};
+    const json batch = json::array({json{
+        {"id", id}, {"buyerId", b.account.id}, {"key", om::new_uuid_v7()}, {"hash", "h"},
+        {"items", json::array({item})},
+        {"lines", json::array({json{{"productId", p}, {"quantity", 1},
+                                    {"version", std::stoi(sql("SELECT version FROM product.products WHERE id = '" + p + "'"))}}})},
+        {"total", 15000}, {"currency", "KRW"}, {"methodId", b.method_id}, {"addressId", b.address_id},
+        {"epoch", sql("SELECT epoch FROM product.gate_state")},
+        {"reservedAtMs", std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch()).count()},
+        {"sellers", json::array({s.id})}, {"event", {{"eventId", om::new_uuid_v7()}}},
+        {"at", "2026-12-07T00:00:00Z"}}});
+    auto place_below = [&](const std::string& mark) {
+        return sql("BEGIN; UPDATE orders.unsettled_scan SET below = '" + mark + "'; "
+                   "SELECT outcome FROM orders.place_orders('" + batch.dump() + "'::jsonb, 10000); "
+                   "SELECT count(*) FROM orders.unsettled WHERE order_id = '" + id + "'");
+    };
+    EXPECT_EQ(place_below("ffffffff-ffff-ffff-ffff-ffffffffffff"), "1") << "placed below the mark: listed";
+    EXPECT_EQ(place_below("00000000-0000-0000-0000-000000000000"), "0") << "above it: left to the scan";
+    EXPECT_EQ(sql("SELECT count(*) FROM orders.orders WHERE id = '" + id + "'"), "0") << "nothing was committed";
+
+    // From the bottom, one order a call: after two calls the mark is at the third order.
+    EXPECT_EQ(sql("BEGIN; UPDATE orders.unsettled_scan SET below = '00000000-0000-0000-0000-000000000000'; "
+                  "SELECT count(*) FROM orders.sweep_unsettled(0, 1, 10); "
+                  "SELECT count(*) FROM orders.sweep_unsettled(0, 1, 10); "
+                  "SELECT below = (SELECT id FROM orders.orders ORDER BY id OFFSET 2 LIMIT 1) FROM orders.unsettled_scan"),
+              "t");
+}
+
 TEST_F(OrderDurability, RedisLosesEverythingMidSaleAndNothingIsOversold) {
     auto s = seller();
     const auto p = product(s, 30);
