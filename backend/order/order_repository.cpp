@@ -8,8 +8,8 @@ namespace om::order {
 
 namespace {
 
-// Orders the resumer's sweep looks at per call at most (one maintenance round every 500 ms): 50,000 a round is
-// far above any rate the service takes, so the mark keeps up; after a long stop it catches up in steps.
+// Orders the resumer's sweep looks at per call at most (a call every 0.5-5 s): 50,000 a call is far above any
+// rate the service takes, so the scan keeps up; after a long stop it catches up in steps.
 constexpr int kUnsettledScanLimit = 50000;
 
 const std::string kCols =
@@ -104,7 +104,8 @@ OrderRepository::OrderRepository(pg::Pool& db) : db_(db) {
     db_.prepare("orders.gate_pending",
                 "SELECT " + kCols + " FROM orders.orders o WHERE o.gate_pending "
                 "AND o.updated_at < now() - interval '2 seconds' ORDER BY o.updated_at LIMIT $1::integer");
-    // The scan behind it and why it is not an index on updated_at: migration 0021.
+    // The scan behind these two and why it is not an index on updated_at: migration 0021.
+    db_.prepare("orders.raise_unsettled_mark", "SELECT orders.raise_unsettled_mark($1::bigint)");
     db_.prepare("orders.unsettled",
                 "SELECT " + kCols + " FROM orders.sweep_unsettled($1::bigint, $2::integer, $3::integer) AS s (id) "
                 "JOIN orders.orders o ON o.id = s.id ORDER BY o.updated_at");
@@ -274,6 +275,8 @@ Task<std::vector<OrderRow>> OrderRepository::gate_pending(int limit) {
 }
 
 Task<std::vector<OrderRow>> OrderRepository::unsettled(long quiet_ms, int limit) {
+    // Two transactions: the sweep must begin after the raise of the mark committed.
+    co_await db_.query_prepared("orders.raise_unsettled_mark", pg::params(std::to_string(quiet_ms)));
     auto r = co_await db_.query_prepared("orders.unsettled",
                                          pg::params(std::to_string(quiet_ms), std::to_string(kUnsettledScanLimit),
                                                     std::to_string(limit)));

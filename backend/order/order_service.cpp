@@ -1073,8 +1073,8 @@ Task<int> OrderService::finish_give_backs() {
 }
 
 Task<int> OrderService::resume_sagas() {
-    // The sweep behind it waits for the group commits in flight and holds new ones back meanwhile (migration
-    // 0021), so it runs every sixth of resume-after (every 5 s at the default 30 s), not every round.
+    // The sweep behind it scans the orders created since its last scan (migration 0021): every sixth of
+    // resume-after (every 5 s at the default 30 s), not every round.
     const std::int64_t now = now_ms();
     if (now < next_resume_sweep_ms_) {
         co_return 0;

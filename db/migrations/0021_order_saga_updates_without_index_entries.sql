@@ -8,13 +8,14 @@
 --
 -- What the two indexes served, without them:
 -- * The resumer's question "which orders are still PENDING or PAID and quiet for resume-after?" is answered by a
---   scan of the primary key (UUIDv7: ordered by creation) from a mark that only moves forward: every order below
---   the mark (orders.unsettled_scan.below) that was still unsettled when the mark passed it is listed in
---   orders.unsettled, a table that normally holds nothing, since an order settles within a second and the mark
---   stays resume-after behind the clock. orders.sweep_unsettled moves the mark, lists, forgets the settled and
---   names the quiet ones. It takes an advisory lock that every orders.place_orders takes shared, so no order
---   commits below the mark while the mark passes it; an order placed below the mark (a clock behind the
---   database's) is listed by orders.place_orders itself.
+--   scan of the primary key (UUIDv7: ordered by creation) behind a mark that only moves forward, without locks
+--   on the order path. orders.place_orders lists in orders.unsettled every order it writes with an id below the
+--   mark (orders.unsettled_scan.below; normally none: the mark stays resume-after behind the clock). The sweep
+--   raises the mark in one transaction; once every transaction that began before the next sweep has ended (so
+--   that none can still commit an order below the mark unlisted: those that began later read the new mark), it
+--   scans the ids between the last scan and the mark and lists the orders still unsettled there. An order
+--   settles within a second, so orders.unsettled normally stays empty; the sweep forgets listed orders that
+--   settled and names the quiet ones.
 -- * Orders whose stock is owed to the Redis gate: orders_gate_pending indexes id (not updated_at) under
 --   gate_pending, which changes only on a cancellation.
 -- * A fillfactor leaves room on each page for the new versions of its rows (a HOT update must stay on its page):
@@ -29,51 +30,69 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 $$;
 
 CREATE TABLE orders.unsettled_scan (
-    singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
-    below     uuid NOT NULL,  -- every order with a smaller id was looked at by the sweep or listed at placing
-    moved_at  timestamptz NOT NULL DEFAULT now()
+    singleton  boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    below      uuid NOT NULL,  -- orders.place_orders lists every order it writes with a smaller id
+    scanned_to uuid NOT NULL,  -- every order with a smaller id was looked at by the sweep or listed (<= below)
+    raised_xid xid8,           -- the id of the first sweep after `below` was last raised (NULL until it ran)
+    moved_at   timestamptz NOT NULL DEFAULT now()
 );
 
 CREATE TABLE orders.unsettled (
-    order_id uuid PRIMARY KEY  -- an order passed by the mark (or placed below it) that may still be unsettled
+    order_id uuid PRIMARY KEY  -- an order passed by the scan (or placed below the mark) that may still be unsettled
 );
 
 -- The orders that exist now: all looked at, the unsettled ones listed (through the old index, before it goes).
 INSERT INTO orders.unsettled (order_id) SELECT id FROM orders.orders WHERE status IN ('PENDING', 'PAID');
-INSERT INTO orders.unsettled_scan (below)
-SELECT greatest(coalesce((SELECT id FROM orders.orders ORDER BY id DESC LIMIT 1),
-                         '00000000-0000-0000-0000-000000000000'::uuid),
-                orders.uuid_floor(now()));
+INSERT INTO orders.unsettled_scan (below, scanned_to)
+SELECT m, m FROM (SELECT greatest(coalesce((SELECT id FROM orders.orders ORDER BY id DESC LIMIT 1),
+                                           '00000000-0000-0000-0000-000000000000'::uuid),
+                                  orders.uuid_floor(now())) AS m) AS x;
 
--- The resumer's sweep (the maintenance loop, every 500 ms, in every server process; one at a time): moves the
--- mark up to the orders created p_quiet_ms ago (at most p_scan_limit orders a call), lists those of them still
--- PENDING or PAID, forgets listed orders that settled since, and returns the listed orders unchanged for
--- p_quiet_ms, oldest change first (at most p_limit).
+-- The first step of the resumer's sweep, a transaction of its own: raises the mark to the orders created
+-- p_quiet_ms ago, once the previous raise has been scanned to the end.
+CREATE FUNCTION orders.raise_unsettled_mark(p_quiet_ms bigint) RETURNS void
+LANGUAGE sql AS $$
+    UPDATE orders.unsettled_scan
+    SET below = orders.uuid_floor(clock_timestamp() - p_quiet_ms * interval '1 millisecond'), raised_xid = NULL,
+        moved_at = now()
+    WHERE scanned_to = below
+      AND below < orders.uuid_floor(clock_timestamp() - p_quiet_ms * interval '1 millisecond')
+$$;
+
+-- The resumer's sweep, after orders.raise_unsettled_mark committed (the maintenance loop, every sixth of
+-- resume-after, in every server process; one at a time): once no transaction that began before the first sweep
+-- after the raise is still running, looks at the orders between the last scan and the mark (at most p_scan_limit
+-- a call) and lists those still PENDING or PAID; forgets listed orders that settled since; returns the listed
+-- orders unchanged for p_quiet_ms, oldest change first (at most p_limit).
 CREATE FUNCTION orders.sweep_unsettled(p_quiet_ms bigint, p_scan_limit integer, p_limit integer)
 RETURNS SETOF uuid
 LANGUAGE plpgsql AS $$
 DECLARE
     quiet_since timestamptz := clock_timestamp() - p_quiet_ms * interval '1 millisecond';
-    scan_to uuid := orders.uuid_floor(quiet_since);
-    scan_from uuid;
+    st orders.unsettled_scan;
     next_id uuid;
 BEGIN
-    -- Waits for the batches being placed (each holds it shared), so that the scan below sees all of them.
-    PERFORM pg_advisory_xact_lock(hashtextextended('orders.unsettled_scan', 0));
-    SELECT below INTO scan_from FROM orders.unsettled_scan;
-    IF scan_from < scan_to THEN
-        -- p_scan_limit orders are looked at; the one after them, if any, is where the next call starts.
-        WITH s AS (
-            SELECT o.id, o.status, row_number() OVER (ORDER BY o.id) AS n FROM (
-                SELECT o.id, o.status FROM orders.orders o
-                WHERE o.id >= scan_from AND o.id < scan_to ORDER BY o.id LIMIT p_scan_limit + 1) AS o
-        ), listed AS (
-            INSERT INTO orders.unsettled (order_id)
-            SELECT s.id FROM s WHERE s.n <= p_scan_limit AND s.status IN ('PENDING', 'PAID')
-            ON CONFLICT DO NOTHING
-        )
-        SELECT s.id INTO next_id FROM s WHERE s.n > p_scan_limit;
-        UPDATE orders.unsettled_scan SET below = coalesce(next_id, scan_to), moved_at = now();
+    SELECT * INTO st FROM orders.unsettled_scan FOR UPDATE;  -- one sweep at a time
+    IF st.scanned_to < st.below THEN
+        IF st.raised_xid IS NULL THEN
+            -- This transaction began after the raise committed: every transaction that may have read the old mark
+            -- got its id before this one. A later call scans once none of them is still running (a later one: a
+            -- snapshot lists the running ids only below the last id that completed).
+            UPDATE orders.unsettled_scan SET raised_xid = pg_current_xact_id();
+        ELSIF NOT EXISTS (SELECT 1 FROM pg_snapshot_xip(pg_current_snapshot()) AS x WHERE x < st.raised_xid) THEN
+            -- p_scan_limit orders are looked at; the one after them, if any, is where the next call goes on.
+            WITH s AS (
+                SELECT o.id, o.status, row_number() OVER (ORDER BY o.id) AS n FROM (
+                    SELECT o.id, o.status FROM orders.orders o
+                    WHERE o.id >= st.scanned_to AND o.id < st.below ORDER BY o.id LIMIT p_scan_limit + 1) AS o
+            ), listed AS (
+                INSERT INTO orders.unsettled (order_id)
+                SELECT s.id FROM s WHERE s.n <= p_scan_limit AND s.status IN ('PENDING', 'PAID')
+                ON CONFLICT DO NOTHING
+            )
+            SELECT s.id INTO next_id FROM s WHERE s.n > p_scan_limit;
+            UPDATE orders.unsettled_scan SET scanned_to = coalesce(next_id, st.below), moved_at = now();
+        END IF;
     END IF;
     DELETE FROM orders.unsettled u USING orders.orders o
     WHERE o.id = u.order_id AND o.status NOT IN ('PENDING', 'PAID');
@@ -89,7 +108,7 @@ DROP INDEX orders.orders_gate_pending;
 CREATE INDEX orders_gate_pending ON orders.orders (id) WHERE gate_pending;
 ALTER TABLE orders.orders SET (fillfactor = 50);
 
--- migration 0019's body, with the shared lock and the listing of orders placed below the mark.
+-- migration 0019's body, with the listing of orders placed below the mark.
 CREATE OR REPLACE FUNCTION orders.place_orders(p_batch jsonb, p_max_age_ms bigint)
 RETURNS TABLE (order_id uuid, outcome text, existing_id uuid)
 LANGUAGE plpgsql
@@ -110,9 +129,6 @@ DECLARE
     line_products uuid[];
     line_versions integer[];
 BEGIN
-    -- Shared with every other batch; the sweep (orders.sweep_unsettled) takes it alone, so that no batch commits
-    -- an order below the scan's mark while the sweep moves the mark past it.
-    PERFORM pg_advisory_xact_lock_shared(hashtextextended('orders.unsettled_scan', 0));
     SELECT (x ->> 'id')::uuid INTO stale FROM jsonb_array_elements(p_batch) AS x
     WHERE (extract(epoch FROM clock_timestamp()) * 1000)::bigint - (x ->> 'reservedAtMs')::bigint > p_max_age_ms
     LIMIT 1;
@@ -166,8 +182,9 @@ BEGIN
     )
     SELECT coalesce(array_agg(id), '{}') INTO created FROM ins;
 
-    -- An order whose id is below the scan's mark (its id's clock is behind the database's, or its request waited
-    -- long) would never be scanned: it is recorded at once. Normally none is.
+    -- An order whose id is below the resumer's mark (its id's clock is behind the database's, or its request
+    -- waited long) would never be scanned: it is listed at once. Normally none is. Read after the inserts, so
+    -- after this transaction's id was assigned (orders.sweep_unsettled relies on it).
     INSERT INTO orders.unsettled (order_id)
     SELECT c FROM unnest(created) AS c WHERE c < (SELECT below FROM orders.unsettled_scan);
 

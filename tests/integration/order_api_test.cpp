@@ -3,6 +3,7 @@
 // Idempotency-Key, compensation of declined and failed payments, durability across kill -9, a stock gate
 // rebuilt after Redis loses its data, buyer cancellation, delivery events driving the order, and isolation.
 #include <gtest/gtest.h>
+#include <libpq-fe.h>
 
 #include <atomic>
 #include <chrono>
@@ -1002,9 +1003,8 @@ TEST_F(OrderResume, AQuietOrderIsFoundByTheScanAndResumedWithoutASecondCharge) {
     const std::string id = o.value("orderId", "");
     ASSERT_EQ(o.value("status", ""), "CONFIRMED") << o.dump();
     // Back to PENDING, unchanged for an hour, as if its events had been lost: only while the mark (5 s behind the
-    // clock here) has not passed it yet, under the lock every placing batch holds, so the scan is what finds it.
-    ASSERT_EQ(sql("SELECT pg_advisory_xact_lock_shared(hashtextextended('orders.unsettled_scan', 0)); "
-                  "WITH u AS (UPDATE orders.orders SET status = 'PENDING', updated_at = now() - interval '1 hour' "
+    // clock here) is below it, so that the scan that finds it comes after this update.
+    ASSERT_EQ(sql("WITH u AS (UPDATE orders.orders SET status = 'PENDING', updated_at = now() - interval '1 hour' "
                   "WHERE id = '" + id + "' AND id >= (SELECT below FROM orders.unsettled_scan) RETURNING 1) "
                   "SELECT count(*) FROM u"),
               "1")
@@ -1020,7 +1020,7 @@ TEST_F(OrderResume, AQuietOrderIsFoundByTheScanAndResumedWithoutASecondCharge) {
         std::this_thread::sleep_for(100ms);
     }
     EXPECT_EQ(sql("SELECT count(*) FROM orders.unsettled"), "0");
-    EXPECT_EQ(sql("SELECT below > '" + id + "' FROM orders.unsettled_scan"), "t") << "the mark passed the order";
+    EXPECT_EQ(sql("SELECT scanned_to > '" + id + "' FROM orders.unsettled_scan"), "t") << "the scan passed the order";
 }
 
 // An order placed below the mark (its id made by a clock behind the database's) is listed by the group commit
@@ -1057,12 +1057,29 @@ TEST_F(OrderResume, AnOrderPlacedBelowTheMarkIsListedAndTheMarkMovesInSteps) {
     EXPECT_EQ(place_below("00000000-0000-0000-0000-000000000000"), "0") << "above it: left to the scan";
     EXPECT_EQ(sql("SELECT count(*) FROM orders.orders WHERE id = '" + id + "'"), "0") << "nothing was committed";
 
-    // From the bottom, one order a call: after two calls the mark is at the third order.
-    EXPECT_EQ(sql("BEGIN; UPDATE orders.unsettled_scan SET below = '00000000-0000-0000-0000-000000000000'; "
+    // A scan from the bottom, one order a call: after two calls it is at the third order. (Raised before
+    // transaction 1: no transaction that may have read the old mark is left.)
+    EXPECT_EQ(sql("BEGIN; UPDATE orders.unsettled_scan SET scanned_to = '00000000-0000-0000-0000-000000000000', "
+                  "below = 'ffffffff-ffff-ffff-ffff-ffffffffffff', raised_xid = '1'; "
                   "SELECT count(*) FROM orders.sweep_unsettled(0, 1, 10); "
                   "SELECT count(*) FROM orders.sweep_unsettled(0, 1, 10); "
-                  "SELECT below = (SELECT id FROM orders.orders ORDER BY id OFFSET 2 LIMIT 1) FROM orders.unsettled_scan"),
+                  "SELECT scanned_to = (SELECT id FROM orders.orders ORDER BY id OFFSET 2 LIMIT 1) "
+                  "FROM orders.unsettled_scan"),
               "t");
+    // While a transaction that was running after the raise is still open (it may have read the old mark and not
+    // committed yet), the scan does not move.
+    PGconn* other = PQconnectdb(server_->database_url().c_str());
+    ASSERT_EQ(PQstatus(other), CONNECTION_OK);
+    PQclear(PQexec(other, "BEGIN"));
+    PQclear(PQexec(other, "SELECT pg_current_xact_id()"));
+    const std::string after = sql("SELECT pg_current_xact_id()");  // a transaction begun after it, ended
+    EXPECT_EQ(sql("BEGIN; UPDATE orders.unsettled_scan SET scanned_to = '00000000-0000-0000-0000-000000000000', "
+                  "below = 'ffffffff-ffff-ffff-ffff-ffffffffffff', raised_xid = '" + after + "'; "
+                  "SELECT count(*) FROM orders.sweep_unsettled(0, 1, 10); "
+                  "SELECT scanned_to = '00000000-0000-0000-0000-000000000000' FROM orders.unsettled_scan"),
+              "t");
+    PQclear(PQexec(other, "COMMIT"));
+    PQfinish(other);
 }
 
 TEST_F(OrderDurability, RedisLosesEverythingMidSaleAndNothingIsOversold) {
