@@ -1075,11 +1075,12 @@ Task<int> OrderService::finish_give_backs() {
 Task<int> OrderService::resume_sagas() {
     // The sweep behind it scans the orders created since its last scan (migration 0021): every sixth of
     // resume-after (every 5 s at the default 30 s), not every round.
-    const std::int64_t now = now_ms();
-    if (now < next_resume_sweep_ms_) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now < next_resume_sweep_) {
         co_return 0;
     }
-    next_resume_sweep_ms_ = now + std::clamp<std::int64_t>(options_.resume_after.count() / 6, 500, 5000);
+    next_resume_sweep_ = now + std::chrono::milliseconds(
+                                   std::clamp<std::int64_t>(options_.resume_after.count() / 6, 500, 5000));
     auto rows = co_await repo_.unsettled(static_cast<long>(options_.resume_after.count()), 100);
     for (const auto& o : rows) {
         // OrderPlaced again: the payment is idempotent per order, so this charges at most once and re-announces

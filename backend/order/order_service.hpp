@@ -194,7 +194,7 @@ private:
     };
     std::deque<Deferred> deferred_;  // this shard's deferred approvals, oldest first
     bool draining_deferred_ = false;
-    std::int64_t next_resume_sweep_ms_ = 0;  // when resume_sagas looks for quiet orders again
+    std::chrono::steady_clock::time_point next_resume_sweep_{};  // when resume_sagas looks for quiet orders again
     bool stopped_ = false;
 };
 

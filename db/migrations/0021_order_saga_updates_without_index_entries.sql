@@ -41,7 +41,10 @@ CREATE TABLE orders.unsettled (
     order_id uuid PRIMARY KEY  -- an order passed by the scan (or placed below the mark) that may still be unsettled
 );
 
--- The orders that exist now: all looked at, the unsettled ones listed (through the old index, before it goes).
+-- The orders that exist now: all looked at, the unsettled ones listed (through the old index, before it goes). No
+-- order may be written meanwhile (a server still running during the migration): its id could fall below the mark
+-- unlisted.
+LOCK TABLE orders.orders IN SHARE MODE;
 INSERT INTO orders.unsettled (order_id) SELECT id FROM orders.orders WHERE status IN ('PENDING', 'PAID');
 INSERT INTO orders.unsettled_scan (below, scanned_to)
 SELECT m, m FROM (SELECT greatest(coalesce((SELECT id FROM orders.orders ORDER BY id DESC LIMIT 1),
@@ -71,15 +74,19 @@ DECLARE
     quiet_since timestamptz := clock_timestamp() - p_quiet_ms * interval '1 millisecond';
     st orders.unsettled_scan;
     next_id uuid;
+    -- Called inside a transaction that already had an id, this call's id may be older than the raise: it does not
+    -- record it then (the recording is left to a call of its own).
+    own_id_is_new boolean := pg_current_xact_id_if_assigned() IS NULL;
 BEGIN
-    SELECT * INTO st FROM orders.unsettled_scan FOR UPDATE;  -- one sweep at a time
+    SELECT * INTO st FROM orders.unsettled_scan FOR UPDATE;  -- one sweep at a time; assigns this call's id
     IF st.scanned_to < st.below THEN
-        IF st.raised_xid IS NULL THEN
+        IF st.raised_xid IS NULL AND own_id_is_new THEN
             -- This transaction began after the raise committed: every transaction that may have read the old mark
             -- got its id before this one. A later call scans once none of them is still running (a later one: a
             -- snapshot lists the running ids only below the last id that completed).
             UPDATE orders.unsettled_scan SET raised_xid = pg_current_xact_id();
-        ELSIF NOT EXISTS (SELECT 1 FROM pg_snapshot_xip(pg_current_snapshot()) AS x WHERE x < st.raised_xid) THEN
+        ELSIF st.raised_xid IS NOT NULL
+              AND NOT EXISTS (SELECT 1 FROM pg_snapshot_xip(pg_current_snapshot()) AS x WHERE x < st.raised_xid) THEN
             -- p_scan_limit orders are looked at; the one after them, if any, is where the next call goes on.
             WITH s AS (
                 SELECT o.id, o.status, row_number() OVER (ORDER BY o.id) AS n FROM (
@@ -129,6 +136,9 @@ DECLARE
     line_products uuid[];
     line_versions integer[];
 BEGIN
+    IF current_setting('transaction_isolation') <> 'read committed' THEN
+        RAISE EXCEPTION 'orders.place_orders runs in READ COMMITTED (the resumer''s mark is read after the inserts)';
+    END IF;
     SELECT (x ->> 'id')::uuid INTO stale FROM jsonb_array_elements(p_batch) AS x
     WHERE (extract(epoch FROM clock_timestamp()) * 1000)::bigint - (x ->> 'reservedAtMs')::bigint > p_max_age_ms
     LIMIT 1;
@@ -184,7 +194,8 @@ BEGIN
 
     -- An order whose id is below the resumer's mark (its id's clock is behind the database's, or its request
     -- waited long) would never be scanned: it is listed at once. Normally none is. Read after the inserts, so
-    -- after this transaction's id was assigned (orders.sweep_unsettled relies on it).
+    -- after this transaction's id was assigned, with a snapshot of this statement (READ COMMITTED, checked at the
+    -- top): orders.sweep_unsettled relies on both.
     INSERT INTO orders.unsettled (order_id)
     SELECT c FROM unnest(created) AS c WHERE c < (SELECT below FROM orders.unsettled_scan);
 

@@ -246,6 +246,15 @@ protected:
         EXPECT_EQ(sql(unsettled), "0") << "every order settled";
     }
 
+    // The resumer can find every order still PENDING or PAID: it is above the end of the resumer's scan, or
+    // listed (migration 0021). Holds at any moment.
+    static void expect_resumer_can_find_every_unsettled_order() {
+        EXPECT_EQ(sql("SELECT count(*) FROM orders.orders o, orders.unsettled_scan s "
+                      "WHERE o.status IN ('PENDING', 'PAID') AND o.id < s.scanned_to "
+                      "AND NOT EXISTS (SELECT 1 FROM orders.unsettled u WHERE u.order_id = o.id)"),
+                  "0");
+    }
+
     // Places an order that must be accepted (201/202) and waits until it settles; returns it as it is then.
     json place_settled(const Buyer& b, const std::vector<std::pair<std::string, int>>& lines) {
         auto r = place(b, lines);
@@ -966,6 +975,7 @@ TEST_F(OrderDurability, KillNineWithOrdersInFlightLosesNoAcknowledgedOrder) {
     });
     killer.join();
     ASSERT_GE(acknowledged.size(), 20U);
+    expect_resumer_can_find_every_unsettled_order();
     server_->start();
     ASSERT_TRUE(server_->wait_ready(30s));
     for (const auto& [id, token] : acknowledged) {
@@ -1080,6 +1090,56 @@ TEST_F(OrderResume, AnOrderPlacedBelowTheMarkIsListedAndTheMarkMovesInSteps) {
               "t");
     PQclear(PQexec(other, "COMMIT"));
     PQfinish(other);
+}
+
+// Orders placed while the resumer's mark moves as fast as it can, a second ahead of the clock (so that every order
+// committed is below it): at every moment each order still PENDING (their gateway never answers, so they stay so
+// for a while) is above the scan's end or listed.
+TEST_F(OrderResume, OrdersPlacedWhileTheMarkMovesAreAlwaysFindable) {
+    auto s = seller();
+    const auto p = product(s, 1000);
+    std::vector<Buyer> crowd(6);
+    for (auto& b : crowd) {
+        b = buyer(kNeverAnswers);
+    }
+    std::atomic<bool> done{false};
+    std::atomic<int> checks{0};
+    std::atomic<int> violations{0};
+    std::atomic<int> seen_listed{0};
+    std::thread mover([&] {
+        while (!done) {
+            sql("SELECT orders.raise_unsettled_mark(-1000)");
+            sql("SELECT count(*) FROM orders.sweep_unsettled(3600000, 50000, 100)");
+        }
+    });
+    std::thread checker([&] {
+        while (!done) {
+            if (sql("SELECT count(*) FROM orders.orders o, orders.unsettled_scan s "
+                    "WHERE o.status IN ('PENDING', 'PAID') AND o.id < s.scanned_to "
+                    "AND NOT EXISTS (SELECT 1 FROM orders.unsettled u WHERE u.order_id = o.id)") != "0") {
+                ++violations;
+            }
+            if (sql("SELECT count(*) FROM orders.unsettled") != "0") {
+                ++seen_listed;
+            }
+            ++checks;
+        }
+    });
+    in_parallel(200, 6, [&](int i) {
+        HttpClient c(server_->port());
+        c.set_timeout(30s);
+        const auto& b = crowd[static_cast<std::size_t>(i % 6)];
+        auto r = place(c, b.account.token, order_body(b, {{p, 1}}), om::new_uuid_v7());
+        EXPECT_TRUE(r.status == 201 || r.status == 202) << r.body;
+    });
+    std::this_thread::sleep_for(1500ms);  // the last orders are still PENDING for a while
+    done = true;
+    mover.join();
+    checker.join();
+    EXPECT_EQ(violations.load(), 0) << "of " << checks.load() << " checks";
+    EXPECT_GT(checks.load(), 10);
+    EXPECT_GT(seen_listed.load(), 0) << "the mark passed orders still PENDING";
+    expect_every_order_settles();
 }
 
 TEST_F(OrderDurability, RedisLosesEverythingMidSaleAndNothingIsOversold) {
