@@ -32,6 +32,8 @@ struct Metrics::Impl {
         prometheus::BuildGauge().Name("openmarket_payment_gateway_breaker_state").Help("Payment gateway circuit breaker by shard: 0 closed, 1 open, 2 half-open").Register(*registry);
     prometheus::Family<prometheus::Counter>& gateway_calls =
         prometheus::BuildCounter().Name("openmarket_payment_gateway_calls_total").Help("Payment gateway calls by shard and outcome").Register(*registry);
+    prometheus::Gauge& resumer_scan_age =
+        prometheus::BuildGauge().Name("openmarket_resumer_scan_age_seconds").Help("Seconds since the resumer's scan of quiet orders last moved; grows while an open transaction holds it back").Register(*registry).Add({});
 
     struct Shard {
         std::unordered_map<std::string, prometheus::Counter*> counters;
@@ -118,6 +120,8 @@ std::string Metrics::scrape() const {
 void Metrics::set_payment_breaker(int shard, int state) {
     impl_->shards[static_cast<std::size_t>(shard)].breaker->Set(state);
 }
+
+void Metrics::set_resumer_scan_age(double seconds) { impl_->resumer_scan_age.Set(seconds); }
 
 void Metrics::count_payment_gateway_call(int shard, std::string_view outcome) {
     auto& s = impl_->shards[static_cast<std::size_t>(shard)];

@@ -24,6 +24,8 @@ public:
     // Payment gateway: the shard's circuit breaker (0 closed, 1 open, 2 half-open) and calls by outcome.
     void set_payment_breaker(int shard, int state);
     void count_payment_gateway_call(int shard, std::string_view outcome);
+    // Seconds since the resumer's scan of quiet orders last moved (one value per process; any thread).
+    void set_resumer_scan_age(double seconds);
 
     // Prometheus text exposition format (thread-safe).
     [[nodiscard]] std::string scrape() const;

@@ -106,6 +106,7 @@ OrderRepository::OrderRepository(pg::Pool& db) : db_(db) {
                 "AND o.updated_at < now() - interval '2 seconds' ORDER BY o.updated_at LIMIT $1::integer");
     // The scan behind these two and why it is not an index on updated_at: migration 0021.
     db_.prepare("orders.raise_unsettled_mark", "SELECT orders.raise_unsettled_mark($1::bigint)");
+    db_.prepare("orders.unsettled_scan_age", "SELECT extract(epoch FROM now() - moved_at)::float8 FROM orders.unsettled_scan");
     db_.prepare("orders.unsettled",
                 "SELECT " + kCols + " FROM orders.sweep_unsettled($1::bigint, $2::integer, $3::integer) AS s (id) "
                 "JOIN orders.orders o ON o.id = s.id ORDER BY o.updated_at");
@@ -281,6 +282,11 @@ Task<std::vector<OrderRow>> OrderRepository::unsettled(long quiet_ms, int limit)
                                          pg::params(std::to_string(quiet_ms), std::to_string(kUnsettledScanLimit),
                                                     std::to_string(limit)));
     co_return rows(r);
+}
+
+Task<double> OrderRepository::unsettled_scan_age() {
+    auto r = co_await db_.query_prepared("orders.unsettled_scan_age", {});
+    co_return r.rows() > 0 ? std::stod(std::string(r.get(0, 0))) : 0.0;
 }
 
 Task<void> OrderRepository::touch_resumed(pg::Lease& tx, std::string id) {

@@ -77,6 +77,8 @@ public:
     Task<std::vector<OrderRow>> gate_pending(int limit);
     // Orders still PENDING or PAID whose last change is older than `quiet_ms`.
     Task<std::vector<OrderRow>> unsettled(long quiet_ms, int limit);
+    // Seconds since the resumer's scan last moved (orders.unsettled_scan.moved_at).
+    Task<double> unsettled_scan_age();
     Task<void> touch_resumed(pg::Lease& tx, std::string id);
     // Which of these order ids exist.
     Task<std::vector<std::string>> existing(std::vector<std::string> ids);

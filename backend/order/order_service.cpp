@@ -1082,6 +1082,9 @@ Task<int> OrderService::resume_sagas() {
     next_resume_sweep_ = now + std::chrono::milliseconds(
                                    std::clamp<std::int64_t>(options_.resume_after.count() / 6, 500, 5000));
     auto rows = co_await repo_.unsettled(static_cast<long>(options_.resume_after.count()), 100);
+    if (scan_age_) {
+        scan_age_(co_await repo_.unsettled_scan_age());
+    }
     for (const auto& o : rows) {
         // OrderPlaced again: the payment is idempotent per order, so this charges at most once and re-announces
         // the outcome; delivery creation is idempotent per order too.

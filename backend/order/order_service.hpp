@@ -139,6 +139,8 @@ public:
     Task<events::HandlerResult> on_event(events::StreamEntry entry);
     // Publishes OrderPlaced at once after each group commit (otherwise the relay does).
     void set_publisher(events::Publisher* publisher) noexcept { writer_.set_publisher(publisher); }
+    // Told the age of the resumer's scan after each sweep (for /metrics).
+    void on_scan_age(std::function<void(double)> f) { scan_age_ = std::move(f); }
     // The same for a batch of entries in one transaction; one result per entry. PaymentApproved entries are
     // deferred (OrderOptions::approval_defer): answered at once, applied later unless the delivery came first.
     Task<std::vector<events::HandlerResult>> on_events(std::vector<events::StreamEntry> entries);
@@ -195,6 +197,7 @@ private:
     std::deque<Deferred> deferred_;  // this shard's deferred approvals, oldest first
     bool draining_deferred_ = false;
     std::chrono::steady_clock::time_point next_resume_sweep_{};  // when resume_sagas looks for quiet orders again
+    std::function<void(double)> scan_age_;
     bool stopped_ = false;
 };
 

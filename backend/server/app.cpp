@@ -179,6 +179,7 @@ ShardApp build_shard_app(net::ShardContext& ctx, ProcessState& process) {
     if (ctx.id == 0) {
         orders->own_commits();
     }
+    orders->on_scan_age([&ctx](double seconds) { ctx.metrics.set_resumer_scan_age(seconds); });
     order::add_routes(app.router, *orders);
     app.owned.push_back(orders);
 

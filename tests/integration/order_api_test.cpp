@@ -1031,6 +1031,15 @@ TEST_F(OrderResume, AQuietOrderIsFoundByTheScanAndResumedWithoutASecondCharge) {
     }
     EXPECT_EQ(sql("SELECT count(*) FROM orders.unsettled"), "0");
     EXPECT_EQ(sql("SELECT scanned_to > '" + id + "' FROM orders.unsettled_scan"), "t") << "the scan passed the order";
+    // The scan's age is in /metrics (it moves every sweep: at most a few sweep intervals of ~0.8 s here).
+    auto m = client_->get("/metrics");
+    ASSERT_EQ(m.status, 200);
+    const std::string name = "\nopenmarket_resumer_scan_age_seconds ";
+    const auto at = m.body.find(name);
+    ASSERT_NE(at, std::string::npos) << m.body.substr(0, 2000);
+    const double age = std::stod(m.body.substr(at + name.size()));
+    EXPECT_GE(age, 0.0);
+    EXPECT_LT(age, 10.0);
 }
 
 // An order placed below the mark (its id made by a clock behind the database's) is listed by the group commit
