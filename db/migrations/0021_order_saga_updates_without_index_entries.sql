@@ -1,10 +1,10 @@
 -- Issue 6: the saga's updates of an order row become HOT updates (no new index entries).
 --
 -- Each order's row is updated by the saga (PENDING -> PAID -> CONFIRMED, mostly in one batched statement: ~1 update
--- an order at 1,200 orders/s), and none of these updates was HOT: orders_unsettled indexed updated_at under a predicate on status, orders_gate_pending indexed
--- updated_at, and both change with every update. So each update wrote a new entry into every index of the table
--- (primary key, idempotency key, buyer, and orders_unsettled while the order is unsettled) and left dead entries for
--- vacuum (docs/performance.md, thirteenth session).
+-- an order at 1,200 orders/s), and none of these updates was HOT: orders_unsettled indexed updated_at under a
+-- predicate on status, orders_gate_pending indexed updated_at, and both change with every update. So each update
+-- wrote a new entry into every index of the table (primary key, idempotency key, buyer, and orders_unsettled while
+-- the order is unsettled) and left dead entries for vacuum (docs/performance.md, thirteenth session).
 --
 -- What the two indexes served, without them:
 -- * The resumer's question "which orders are still PENDING or PAID and quiet for resume-after?" is answered by a
@@ -55,11 +55,9 @@ SELECT m, m FROM (SELECT greatest(coalesce((SELECT id FROM orders.orders ORDER B
 -- p_quiet_ms ago, once the previous raise has been scanned to the end.
 CREATE FUNCTION orders.raise_unsettled_mark(p_quiet_ms bigint) RETURNS void
 LANGUAGE sql AS $$
-    UPDATE orders.unsettled_scan
-    SET below = orders.uuid_floor(clock_timestamp() - p_quiet_ms * interval '1 millisecond'), raised_xid = NULL,
-        moved_at = now()
-    WHERE scanned_to = below
-      AND below < orders.uuid_floor(clock_timestamp() - p_quiet_ms * interval '1 millisecond')
+    WITH m AS (SELECT orders.uuid_floor(clock_timestamp() - p_quiet_ms * interval '1 millisecond') AS mark)
+    UPDATE orders.unsettled_scan SET below = m.mark, raised_xid = NULL, moved_at = now()
+    FROM m WHERE scanned_to = below AND below < m.mark
 $$;
 
 -- The resumer's sweep, after orders.raise_unsettled_mark committed (the maintenance loop, every sixth of
