@@ -1,6 +1,5 @@
 #include "product/search_feed.hpp"
 
-#include <charconv>
 #include <chrono>
 #include <stdexcept>
 #include <vector>
@@ -12,12 +11,6 @@
 namespace om::product {
 
 namespace {
-
-std::uint64_t to_u64(std::string_view s) {
-    std::uint64_t v = 0;
-    std::from_chars(s.data(), s.data() + s.size(), v);
-    return v;
-}
 
 constexpr const char* kColumns =
     "id, seller_id, name, category, price, stock, status = 'ACTIVE', version, "
@@ -59,8 +52,8 @@ void SearchFeed::request_reload() {
 void SearchFeed::load(const std::stop_token& stop) {
     const auto started = std::chrono::steady_clock::now();
     auto catalog = std::make_unique<Catalog>();
-    const std::string horizon = pg::copy_out(
-        database_url_, "SELECT pg_snapshot_xmin(pg_current_snapshot())::text",
+    std::string snapshot = pg::copy_out(
+        database_url_, "SELECT pg_current_snapshot()::text",
         std::string("COPY (SELECT ") + kColumns + " FROM product.products) TO STDOUT",
         [&](const std::vector<std::string_view>& cols) {
             if ((catalog->products() & 0xFFFF) == 0 && stop.stop_requested()) {
@@ -72,7 +65,7 @@ void SearchFeed::load(const std::stop_token& stop) {
         });
     const auto products = catalog->products();
     const auto bytes = catalog->memory_bytes();
-    index_.install(std::move(catalog), to_u64(horizon));
+    index_.install(std::move(catalog), std::move(snapshot));
     const auto ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
     log::info("search index loaded", {{"products", products}, {"ms", ms}, {"memory_mb", bytes >> 20}});
@@ -106,10 +99,13 @@ Task<void> SearchFeed::catch_up(pg::Pool& db) {
         co_return;  // the rebuild brings everything; until it is installed the previous index answers
     }
     const std::uint64_t loads_before = loads_started_.load(std::memory_order_acquire);
-    const std::string horizon = std::to_string(index_.horizon());
-    // The horizon and the rows come from one statement, hence one snapshot: every transaction below the
-    // snapshot's xmin has finished, so its rows are all here; later ones are read again next time.
-    auto r = co_await db.query_prepared("product.search_changes", pg::params(horizon));
+    const auto from = index_.position();
+    if (from.snapshot.empty()) {
+        co_return;  // nothing installed yet
+    }
+    // The rows changed since `from` and the snapshot they were read in come from one statement: every row
+    // visible in that snapshot was either visible in `from` (the index has it) or is among these rows.
+    auto r = co_await db.query_prepared("product.search_changes", pg::params(from.snapshot));
     if (r.rows() > kMaxChanges) {
         // Unless a load began while this read was in flight: its snapshot is later than this read's, so it
         // holds these rows already, and asking for another would stall catching up for a whole rebuild.
@@ -122,20 +118,24 @@ Task<void> SearchFeed::catch_up(pg::Pool& db) {
     std::vector<std::string_view> cols(9);
     for (int i = 0; i < r.rows(); ++i) {
         if (r.is_null(i, 1)) {
-            continue;  // no changes: the one row carries only the horizon
+            continue;  // no changes: the one row carries only the snapshot
         }
         for (int c = 0; c < 9; ++c) {
             cols[static_cast<std::size_t>(c)] = r.get(i, c + 1);
         }
         changes.push_back(indexed_product(cols));
     }
-    index_.apply(changes, to_u64(r.get(0, 0)));
+    index_.apply(changes, from, std::string(r.get(0, 0)));
 }
 
 std::string search_changes_sql() {
-    return std::string("SELECT h.x::text AS horizon, p.* FROM (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS x) h "
+    // A row is changed since the snapshot $1 when its writer's id is not visible in it: at or above its xmin (below
+    // it every transaction had ended) and running or not yet begun then. Rows the index already holds are not read
+    // again, however long an older transaction elsewhere in the cluster keeps the xmin back.
+    return std::string("SELECT h.s::text AS snapshot, p.* FROM (SELECT pg_current_snapshot() AS s) h "
                        "LEFT JOIN LATERAL (SELECT ") +
-           kColumns + " FROM product.products WHERE change_xid >= $1::xid8 ORDER BY change_xid LIMIT " +
+           kColumns + " FROM product.products WHERE change_xid >= pg_snapshot_xmin($1::pg_snapshot) "
+           "AND NOT pg_visible_in_snapshot(change_xid, $1::pg_snapshot) ORDER BY change_xid LIMIT " +
            std::to_string(SearchFeed::kMaxChanges + 1) + ") p ON true";
 }
 

@@ -4,9 +4,10 @@
 //  - At start, a background thread copies the catalog out of PostgreSQL (one COPY in a REPEATABLE READ
 //    snapshot) and installs it; until then searches answer 503.
 //  - Every insert and update stamps the row with its transaction id (product.products.change_xid, migration
-//    0004). Before each search, the shard reads the rows stamped at or after the index's horizon — the
-//    oldest transaction still running when the index last caught up — and applies them, so the search sees
-//    every change committed before it began. Re-read rows are ignored by version.
+//    0004). The index keeps the snapshot whose visible rows it holds (the load's, then each catch-up's). Before
+//    each search, the shard reads the rows whose stamp that snapshot did not see (committed since) and applies
+//    them, so the search sees every change committed before it began. A row read twice (two catch-ups from the
+//    same snapshot) is ignored by version.
 //  - When more than kMaxChanges rows changed at once (a bulk load), the thread rebuilds the index instead and
 //    searches use the previous one meanwhile.
 #include <atomic>
@@ -29,9 +30,9 @@ namespace om::product {
 
 // Columns: id, seller_id, name, category, price, stock, active (t/f), version, created_us.
 IndexedProduct indexed_product(std::span<const std::string_view> cols);
-// The change-feed statement ($1 = horizon), prepared as "product.search_changes" by ProductRepository: one row
-// with the new horizon and NULL columns when nothing changed, else one row per changed product (at most
-// kMaxChanges + 1).
+// The change-feed statement ($1 = the index's snapshot), prepared as "product.search_changes" by
+// ProductRepository: one row with the statement's snapshot and NULL columns when nothing changed, else one row
+// per product changed since $1 (at most kMaxChanges + 1), each with the snapshot.
 std::string search_changes_sql();
 
 class SearchFeed {
@@ -45,7 +46,7 @@ public:
 
     [[nodiscard]] SearchIndex& index() noexcept { return index_; }
     [[nodiscard]] const SearchIndex& index() const noexcept { return index_; }
-    // Applies every change committed since the index's horizon, read through the shard's pool.
+    // Applies every change committed since the index's snapshot, read through the shard's pool.
     Task<void> catch_up(pg::Pool& db);
     void request_reload();
 

@@ -627,23 +627,24 @@ IndexResult Catalog::search(const SearchRequest& r) const {
 SearchIndex::SearchIndex() = default;
 SearchIndex::~SearchIndex() = default;
 
-std::uint64_t SearchIndex::horizon() const {
+SearchIndex::FeedPosition SearchIndex::position() const {
     std::shared_lock lock(mutex_);
-    return horizon_;
+    return position_;
 }
 
-void SearchIndex::install(std::unique_ptr<Catalog> catalog, std::uint64_t horizon) {
+void SearchIndex::install(std::unique_ptr<Catalog> catalog, std::string snapshot) {
     std::unique_ptr<Catalog> old;
     {
         std::unique_lock lock(mutex_);
         old = std::exchange(catalog_, std::move(catalog));
-        horizon_ = horizon;
+        position_.snapshot = std::move(snapshot);
+        ++position_.catalog;
     }
     ready_.store(true, std::memory_order_release);
     // `old` is freed here, outside the lock.
 }
 
-void SearchIndex::apply(std::span<const IndexedProduct> changes, std::uint64_t horizon) {
+void SearchIndex::apply(std::span<const IndexedProduct> changes, const FeedPosition& from, std::string snapshot) {
     std::unique_lock lock(mutex_);
     if (!catalog_) {
         return;
@@ -651,7 +652,13 @@ void SearchIndex::apply(std::span<const IndexedProduct> changes, std::uint64_t h
     for (const auto& p : changes) {
         catalog_->upsert(p);
     }
-    horizon_ = std::max(horizon_, horizon);
+    // The catalog held every row visible in `from` and now holds every row changed since that is visible in
+    // `snapshot`: so every row visible in `snapshot`. Concurrent catch-ups from the same position may apply in
+    // either order (the older snapshot then stays: its rows are all here too). A catalog installed meanwhile
+    // came from its own snapshot, which this one need not cover.
+    if (position_.catalog == from.catalog) {
+        position_.snapshot = std::move(snapshot);
+    }
 }
 
 IndexResult SearchIndex::search(const SearchRequest& r) const {

@@ -130,12 +130,18 @@ public:
 
     // False until the first catalog has been installed.
     [[nodiscard]] bool ready() const noexcept { return ready_.load(std::memory_order_acquire); }
-    // The change feed position: every transaction below it was finished when the index last caught up.
-    [[nodiscard]] std::uint64_t horizon() const;
-    // Installs a freshly built catalog whose snapshot had `horizon`.
-    void install(std::unique_ptr<Catalog> catalog, std::uint64_t horizon);
-    // Applies changed products read at `horizon` (idempotent: older versions are ignored).
-    void apply(std::span<const IndexedProduct> changes, std::uint64_t horizon);
+    // The change feed's position: the PostgreSQL snapshot (pg_snapshot text) whose visible rows the index holds
+    // all of, and the catalog it was reached in (each install is a new one).
+    struct FeedPosition {
+        std::string snapshot;
+        std::uint64_t catalog = 0;
+    };
+    [[nodiscard]] FeedPosition position() const;
+    // Installs a freshly built catalog holding every row visible in `snapshot`.
+    void install(std::unique_ptr<Catalog> catalog, std::string snapshot);
+    // Applies the products changed since `from`, read in `snapshot` (idempotent: older versions are ignored), and
+    // moves the position to `snapshot` unless another catalog was installed since `from` was read.
+    void apply(std::span<const IndexedProduct> changes, const FeedPosition& from, std::string snapshot);
     // Throws std::logic_error when not ready.
     [[nodiscard]] IndexResult search(const SearchRequest& r) const;
     [[nodiscard]] std::size_t products() const;
@@ -143,7 +149,7 @@ public:
 private:
     mutable std::shared_mutex mutex_;
     std::unique_ptr<Catalog> catalog_;
-    std::uint64_t horizon_ = 0;
+    FeedPosition position_;
     std::atomic<bool> ready_{false};
 };
 

@@ -145,4 +145,40 @@ TEST_F(SearchFeed, ABulkChangeRebuildsTheIndexAndSearchesKeepAnswering) {
     EXPECT_EQ(found(*client_, after).size(), 1U);
 }
 
+// A transaction older than the bulk change, still open anywhere in the cluster (a report, a backup), keeps the
+// snapshots' xmin below the bulk's id. The rebuilt index already holds the bulk's rows; the feed must not read
+// them again as changes (and rebuild again, and again, while searches miss every later change).
+TEST_F(SearchFeed, ABulkChangeIsRebuiltOnceWhileAnOlderTransactionStaysOpen) {
+    const auto s = om::test::sign_up(*client_, "SELLER");
+    const auto tok = token();
+    PgConn older(server_->database_url());
+    older.exec("BEGIN");
+    older.exec("SELECT pg_current_xact_id()");  // holds an id: every later snapshot's xmin stays at or below it
+    PgConn bulk(server_->database_url());
+    bulk.exec("INSERT INTO product.products (id, seller_id, name, price, category, stock) "
+              "SELECT (lpad(to_hex((extract(epoch FROM clock_timestamp()) * 1000)::bigint), 12, '0') || '7' || "
+              "substr(md5(i::text), 1, 3) || '8' || substr(md5(i::text), 4, 15))::uuid, "
+              "'" + s.id + "', 'Older " + tok + " ' || i, i, '대량', 0 FROM generate_series(1, 6000) i");
+    long long total = -1;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (std::chrono::steady_clock::now() < deadline && total != 6000) {
+        auto r = client_->post("/products/search", {{"query", tok}, {"limit", 1}});
+        ASSERT_EQ(r.status, 200) << r.body;
+        const auto cats = r.json()["facets"]["categories"];
+        total = cats.empty() ? 0 : cats[0]["count"].get<long long>();
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ASSERT_EQ(total, 6000);
+    // Changes after the rebuild reach the very next search, time after time, with the older transaction open.
+    for (int i = 0; i < 3; ++i) {
+        const auto after = token();
+        ASSERT_EQ(client_->post("/products", {{"name", "After " + after}, {"price", 1}, {"category", "잡화"}, {"stock", 1}},
+                                s.token)
+                      .status,
+                  201);
+        EXPECT_EQ(found(*client_, after).size(), 1U) << "change " << i;
+    }
+    older.exec("COMMIT");
+}
+
 }  // namespace
