@@ -942,6 +942,75 @@ TEST_F(OrderApi, HistoryPagesNewestFirstAndFiltersByStatus) {
 
 // ---- durability and Redis loss ----------------------------------------------------------------------------
 
+// The group commit itself (orders.place_orders, called as the order service calls it), in transactions that are
+// never committed: its ledger rows follow the batch's lines, and a batch whose reservation is too old, whose gate
+// epoch is not the current one, or that names a product that does not exist writes nothing.
+TEST_F(OrderApi, TheGroupCommitLedgersEachLineInOrderAndRefusesABadBatch) {
+    auto s = seller();
+    const auto p = product(s, 10);
+    const auto q = product(s, 7);
+    auto b = buyer();
+    const std::string epoch = sql("SELECT epoch FROM product.gate_state");
+    const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch()).count();
+    auto order = [&](const std::string& id, const std::vector<std::pair<std::string, int>>& lines,
+                     const std::string& gate_epoch, long long reserved_at_ms) {
+        json items = json::array();
+        json ls = json::array();
+        for (const auto& [pid, n] : lines) {
+            items.push_back({{"productId", pid}, {"sellerId", s.id}, {"name", "x"}, {"unitPrice", 100},
+                             {"quantity", n}, {"lineTotal", 100 * n}});
+            ls.push_back({{"productId", pid}, {"quantity", n}});
+        }
+        return json{{"id", id}, {"buyerId", b.account.id}, {"key", om::new_uuid_v7()}, {"hash", "h"},
+                    {"items", items}, {"lines", ls}, {"total", 100}, {"currency", "KRW"},
+                    {"methodId", b.method_id}, {"addressId", b.address_id}, {"epoch", gate_epoch},
+                    {"reservedAtMs", reserved_at_ms}, {"sellers", json::array({s.id})},
+                    {"event", {{"eventId", om::new_uuid_v7()}}}, {"at", "2026-12-07T00:00:00Z"}};
+    };
+    const std::string o1 = om::new_uuid_v7();
+    const std::string o2 = om::new_uuid_v7();
+    const std::string o3 = om::new_uuid_v7();
+    const json batch = json::array({order(o1, {{p, 2}}, epoch, now_ms), order(o2, {{q, 1}, {p, 3}}, epoch, now_ms),
+                                    order(o3, {{p, 1}}, epoch, now_ms)});
+    auto place = [&](const json& orders, const std::string& then) {
+        return sql("BEGIN; SELECT string_agg(outcome, ',') FROM orders.place_orders('" + orders.dump() +
+                   "'::jsonb, 10000); " + then);
+    };
+    // p: 10 - 2 - 3 - 1 = 4, each ledger row with the stock after it, in the batch's order; q: 7 - 1.
+    EXPECT_EQ(place(batch, "SELECT string_agg(CASE product_id WHEN '" + p + "' THEN 'p' ELSE 'q' END || delta || '=' || "
+                           "resulting_stock, ' ' ORDER BY id) FROM product.stock_movements WHERE order_id IN ('" + o1 + "', '" + o2 +
+                           "', '" + o3 + "')"),
+              "p-2=8 q-1=6 p-3=5 p-1=4");
+    EXPECT_EQ(place(batch, "SELECT string_agg(stock::text, ' ' ORDER BY stock DESC) FROM product.products "
+                           "WHERE id IN ('" + p + "', '" + q + "')"),
+              "6 4");
+
+    auto refused = [&](const json& orders) {
+        try {
+            place(orders, "SELECT 1");
+        } catch (const std::runtime_error& e) {
+            return std::string(e.what());
+        }
+        return std::string("accepted");
+    };
+    const auto says = [](const std::string& message, const std::string& part) {
+        return message.find(part) != std::string::npos ? ::testing::AssertionSuccess()
+                                                       : ::testing::AssertionFailure() << message;
+    };
+    EXPECT_TRUE(says(refused(json::array({order(o1, {{p, 1}}, epoch, now_ms),
+                                          order(o2, {{p, 1}}, epoch, now_ms - 60000)})),
+                     "the reservation of order " + o2 + " is older than 10000 ms"));
+    EXPECT_TRUE(says(refused(json::array({order(o1, {{p, 1}}, epoch, now_ms),
+                                          order(o2, {{p, 1}}, om::new_uuid_v7(), now_ms)})),
+                     "a reservation of this batch was made in another"));
+    EXPECT_TRUE(says(refused(json::array({order(o1, {{om::new_uuid_v7(), 1}}, epoch, now_ms)})),
+                     "a batch names a product that does not exist"));
+    EXPECT_EQ(sql("SELECT count(*) FROM orders.orders WHERE id IN ('" + o1 + "', '" + o2 + "', '" + o3 + "')"), "0");
+    EXPECT_EQ(stock(p), 10);
+    EXPECT_EQ(stock(q), 7);
+}
+
 class OrderDurability : public OrderTest {};
 
 TEST_F(OrderDurability, KillNineWithOrdersInFlightLosesNoAcknowledgedOrder) {
