@@ -11,6 +11,7 @@
 #include "common/clock.hpp"
 #include "common/ids.hpp"
 #include "core/json.hpp"
+#include "core/json_out.hpp"
 #include "core/log.hpp"
 #include "events/outbox_relay.hpp"
 #include "net/pg.hpp"
@@ -26,10 +27,17 @@ Error delivery_not_found() { return Error{ErrorCode::not_found, "No such deliver
 
 // The copy of the address kept in the delivery (later edits of the address do not reach it).
 std::string snapshot_json(const AddressRow& a) {
-    return json{{"addressId", a.id},   {"recipientName", a.recipient_name}, {"phone", a.phone},
-                {"postalCode", a.postal_code}, {"address1", a.address1}, {"address2", or_null(a.address2)},
-                {"label", or_null(a.label)}}
-        .dump();
+    JsonOut j;
+    j.begin_object()
+        .key("addressId").value(a.id)
+        .key("recipientName").value(a.recipient_name)
+        .key("phone").value(a.phone)
+        .key("postalCode").value(a.postal_code)
+        .key("address1").value(a.address1)
+        .key("address2").value(a.address2)
+        .key("label").value(a.label)
+        .end_object();
+    return j.take();
 }
 
 bool visible_to(const DeliveryRow& d, const std::string& member_id) {
@@ -46,27 +54,29 @@ events::OutboxEvent make_event(const DeliveryRow& d, const std::string& type, co
     e.id = new_uuid_v7();
     e.type = type;
     e.aggregate_id = d.id;
-    json p{{"eventId", e.id},
-           {"type", type},
-           {"deliveryId", d.id},
-           {"orderId", d.order_id},
-           {"buyerId", d.buyer_id},
-           {"sellerIds", d.seller_ids},
-           {"status", status},
-           {"previousStatus", or_null(previous)},
-           {"at", at},
-           {"version", version},
-           {"source", source},
-           {"carrier", or_null(carrier)},
-           {"trackingNumber", or_null(tracking)}};
+    JsonOut p;
+    p.begin_object()
+        .key("eventId").value(e.id)
+        .key("type").value(type)
+        .key("deliveryId").value(d.id)
+        .key("orderId").value(d.order_id)
+        .key("buyerId").value(d.buyer_id)
+        .key("sellerIds").strings(d.seller_ids)
+        .key("status").value(status)
+        .key("previousStatus").value(previous)
+        .key("at").value(at)
+        .key("version").value(version)
+        .key("source").value(source)
+        .key("carrier").value(carrier)
+        .key("trackingNumber").value(tracking);
     if (c) {
-        p["location"] = or_null(c->location);
-        p["note"] = or_null(c->note);
+        p.key("location").value(c->location).key("note").value(c->note);
     }
     if (payment_id) {
-        p["paymentId"] = *payment_id;
+        p.key("paymentId").value(*payment_id);
     }
-    e.payload = p.dump();
+    p.end_object();
+    e.payload = p.take();
     return e;
 }
 

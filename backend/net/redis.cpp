@@ -41,6 +41,7 @@ extern "C" void redisProcessCallbacks(redisAsyncContext* ac);
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <cstring>
 #include <cstddef>
 #include <expected>
 #include <functional>
@@ -341,6 +342,40 @@ void on_reply(redisAsyncContext* /*ac*/, void* reply, void* privdata) noexcept {
 
 // -------------------------------------------------------------------------------------------------------
 
+std::string resp_command(const std::vector<std::string>& args) {
+    // Sized once, then filled through a pointer: "*N\r\n", and "$LEN\r\nDATA\r\n" for each argument.
+    const auto digits = [](std::size_t n) {
+        std::size_t d = 1;
+        for (; n >= 10; n /= 10) {
+            ++d;
+        }
+        return d;
+    };
+    std::size_t size = 3 + digits(args.size());
+    for (const auto& a : args) {
+        size += 5 + digits(a.size()) + a.size();
+    }
+    std::string out(size, '\0');
+    char* p = out.data();
+    const auto header = [&p](char kind, std::size_t n) {
+        *p++ = kind;
+        p = std::to_chars(p, p + 20, n).ptr;
+        *p++ = '\r';
+        *p++ = '\n';
+    };
+    header('*', args.size());
+    for (const auto& a : args) {
+        header('$', a.size());
+        if (!a.empty()) {
+            std::memcpy(p, a.data(), a.size());
+            p += a.size();
+        }
+        *p++ = '\r';
+        *p++ = '\n';
+    }
+    return out;
+}
+
 Options parse_url(std::string_view url) {
     constexpr std::string_view scheme = "redis://";
     if (url.size() < scheme.size() || url.substr(0, scheme.size()) != scheme) {
@@ -454,17 +489,9 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
             fail("redis: not connected");
             return;
         }
-        std::vector<const char*> argv;
-        std::vector<std::size_t> argvlen;
-        argv.reserve(args.size());
-        argvlen.reserve(args.size());
-        for (const auto& a : args) {
-            argv.push_back(a.data());
-            argvlen.push_back(a.size());
-        }
+        const std::string wire = resp_command(args);
         auto holder = std::make_unique<std::shared_ptr<CommandState>>(state);
-        const int rc = redisAsyncCommandArgv(ac_, &on_reply, holder.get(), static_cast<int>(argv.size()),
-                                             argv.data(), argvlen.data());
+        const int rc = redisAsyncFormattedCommand(ac_, &on_reply, holder.get(), wire.data(), wire.size());
         if (rc != REDIS_OK) {
             fail("redis: command rejected by the connection");
             return;

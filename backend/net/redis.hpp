@@ -60,6 +60,10 @@ std::vector<std::string> args(A&&... a) {
 // Parses redis://[:password@]host[:port][/db]. Throws std::invalid_argument on a malformed URL.
 Options parse_url(std::string_view url);
 
+// A command in RESP (an array of bulk strings; binary-safe), as it goes on the wire. hiredis' own formatting
+// (redisAsyncCommandArgv: sdscatfmt per argument) cost ~5,700 instructions a command.
+std::string resp_command(const std::vector<std::string>& args);
+
 class Client;
 // Releases a key that serves as a lock or a claim: deletes `key` only while it still holds `value` (one script),
 // so that a holder whose key expired and was taken by someone else does not delete theirs. Failures are

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/ids.hpp"
+#include "core/json_out.hpp"
 #include "core/log.hpp"
 #include "events/outbox_relay.hpp"
 #include "net/pg.hpp"
@@ -34,18 +35,21 @@ events::OutboxEvent outcome_event(const json& order, const std::string& status, 
     e.id = new_uuid_v7();
     e.type = event_type_for(status);
     e.aggregate_id = order.value("orderId", "");
-    json payload{{"eventId", e.id},
-                 {"type", e.type},
-                 {"orderId", order.value("orderId", "")},
-                 {"buyerId", order.value("buyerId", "")},
-                 {"status", status},
-                 {"amount", order.value("amount", std::int64_t{0})},
-                 {"currency", order.value("currency", "KRW")},
-                 {"addressId", order.value("addressId", "")},
-                 {"sellerIds", order.value("sellerIds", json::array())}};
-    payload["paymentId"] = p ? json(p->id) : json(nullptr);
-    payload["declineCode"] = decline_code ? json(*decline_code) : json(nullptr);
-    e.payload = payload.dump();
+    JsonOut payload;
+    payload.begin_object()
+        .key("eventId").value(e.id)
+        .key("type").value(e.type)
+        .key("orderId").value(order.value("orderId", ""))
+        .key("buyerId").value(order.value("buyerId", ""))
+        .key("status").value(status)
+        .key("amount").value(order.value("amount", std::int64_t{0}))
+        .key("currency").value(order.value("currency", "KRW"))
+        .key("addressId").value(order.value("addressId", ""))
+        .key("sellerIds").raw(order.value("sellerIds", json::array()).dump())
+        .key("paymentId").value(p ? std::optional<std::string>(p->id) : std::nullopt)
+        .key("declineCode").value(decline_code)
+        .end_object();
+    e.payload = payload.take();
     return e;
 }
 

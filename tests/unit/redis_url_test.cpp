@@ -1,4 +1,4 @@
-// om::redis::parse_url: redis://[:password@]host[:port][/db]
+// om::redis::parse_url: redis://[:password@]host[:port][/db]; om::redis::resp_command: a command on the wire.
 #include <gtest/gtest.h>
 
 #include <stdexcept>
@@ -101,3 +101,15 @@ INSTANTIATE_TEST_SUITE_P(Malformed, RedisUrlInvalid,
                                            "redis://[]:6379"));          // empty IPv6
 
 }  // namespace
+
+// om::redis::resp_command: the wire form of a command (RESP array of bulk strings).
+TEST(RespCommand, ArgumentsAreBulkStringsWithTheirByteLengths) {
+    EXPECT_EQ(om::redis::resp_command({"SET", "k", "v"}), "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n");
+    // Binary-safe: CR LF, NUL and UTF-8 inside an argument are counted in bytes and sent as they are.
+    const std::string odd = std::string("a\r\nb") + '\0' + "한";
+    EXPECT_EQ(om::redis::resp_command({"XADD", odd, ""}),
+              "*3\r\n$4\r\nXADD\r\n$8\r\n" + odd + "\r\n$0\r\n\r\n");
+    EXPECT_EQ(om::redis::resp_command({}), "*0\r\n");
+    const std::string big(100000, 'x');
+    EXPECT_EQ(om::redis::resp_command({big}), "*1\r\n$100000\r\n" + big + "\r\n");
+}
