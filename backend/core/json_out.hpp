@@ -7,7 +7,10 @@
 //   JsonOut j;
 //   j.begin_object().key("orderId").value(id).key("items").raw(items_json).end_object();
 //   std::string text = j.take();
+#include <array>
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -36,14 +39,11 @@ public:
         return *this;
     }
     JsonOut& key(std::string_view k) {
-        separate();
-        quoted(k);
-        out_ += ':';
+        quoted(k, ':');
         return *this;
     }
     JsonOut& value(std::string_view s) {
-        separate();
-        quoted(s);
+        quoted(s, '\0');
         return *this;
     }
     JsonOut& value(const char* s) { return value(std::string_view(s)); }
@@ -84,26 +84,63 @@ public:
     std::string take() { return std::move(out_); }
 
 private:
+    [[nodiscard]] bool needs_comma() const noexcept {
+        if (out_.empty()) {
+            return false;
+        }
+        const char last = out_.back();
+        return last != '{' && last != '[' && last != ':';
+    }
     void separate() {
-        if (!out_.empty()) {
-            const char last = out_.back();
-            if (last != '{' && last != '[' && last != ':') {
-                out_ += ',';
-            }
+        if (needs_comma()) {
+            out_ += ',';
         }
     }
-    static bool plain(char c) noexcept {
-        return static_cast<unsigned char>(c) >= 0x20 && c != '"' && c != '\\';
+    // Characters written as they are inside a string: not '"', '\\' or a control character.
+    static constexpr std::array<bool, 256> kPlain = [] {
+        std::array<bool, 256> t{};
+        for (std::size_t c = 0x20; c < 256; ++c) {
+            t[c] = c != '"' && c != '\\';
+        }
+        return t;
+    }();
+    static std::size_t plain_run(std::string_view s, std::size_t from) noexcept {
+        while (from < s.size() && kPlain[static_cast<unsigned char>(s[from])]) {
+            ++from;
+        }
+        return from;
     }
-    void quoted(std::string_view s) {
+    // The separator (if one is due), then s quoted, then `after` (':' after a key; '\0': nothing). A string that
+    // needs no escape (nearly all: ids, keys, names) is written with one resize of the buffer.
+    void quoted(std::string_view s, char after) {
+        const bool comma = needs_comma();
+        if (plain_run(s, 0) == s.size()) {
+            const std::size_t n = s.size() + 2 + (comma ? 1 : 0) + (after != '\0' ? 1 : 0);
+            const std::size_t at = out_.size();
+            out_.resize(at + n);
+            char* p = out_.data() + at;
+            if (comma) {
+                *p++ = ',';
+            }
+            *p++ = '"';
+            if (!s.empty()) {
+                std::memcpy(p, s.data(), s.size());
+                p += s.size();
+            }
+            *p++ = '"';
+            if (after != '\0') {
+                *p = after;
+            }
+            return;
+        }
+        if (comma) {
+            out_ += ',';
+        }
         out_ += '"';
         std::size_t i = 0;
         while (i < s.size()) {
-            // A run of characters that need no escape (nearly all of them) is appended at once.
-            std::size_t run = i;
-            while (run < s.size() && plain(s[run])) {
-                ++run;
-            }
+            // A run of characters that need no escape is appended at once.
+            const std::size_t run = plain_run(s, i);
             out_.append(s.data() + i, run - i);
             if (run == s.size()) {
                 break;
@@ -127,6 +164,9 @@ private:
             i = run + 1;
         }
         out_ += '"';
+        if (after != '\0') {
+            out_ += after;
+        }
     }
 
     std::string out_;

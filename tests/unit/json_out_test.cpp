@@ -48,4 +48,30 @@ TEST(JsonOut, OptionalsAreValuesOrNull) {
     EXPECT_EQ(j.take(), R"(["x",null,[],["a","b"]])");
 }
 
+TEST(JsonOut, PlainAndEscapedStringsInEveryPositionWriteTheExactText) {
+    om::JsonOut j;
+    j.begin_object()
+        .key("").value("")
+        .key("k").value("plain")
+        .key("q\"k").value("a\"b")
+        .key("arr").begin_array().value("x").value("y\n").value("").end_array()
+        .key("last").value("z")
+        .end_object();
+    EXPECT_EQ(j.take(), R"({"":"","k":"plain","q\"k":"a\"b","arr":["x","y\n",""],"last":"z"})");
+    om::JsonOut top;
+    top.value("alone");
+    EXPECT_EQ(top.take(), R"("alone")");
+    // Long enough that the buffer grows while strings are written into it.
+    om::JsonOut big;
+    big.begin_array();
+    std::string expected = "[";
+    for (int i = 0; i < 2000; ++i) {
+        const std::string s(static_cast<std::size_t>(i % 37), static_cast<char>('a' + i % 26));
+        big.value(s);
+        expected += (i ? ",\"" : "\"") + s + "\"";
+    }
+    big.end_array();
+    EXPECT_EQ(big.take(), expected + "]");
+}
+
 }  // namespace
