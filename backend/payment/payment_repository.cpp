@@ -348,7 +348,7 @@ Task<std::vector<std::optional<PaymentRepository::Inserted>>> PaymentRepository:
             .key("amount").value(k.payment.amount)
             .key("currency").value(k.payment.currency)
             .key("ikey").value(k.key)
-            .key("hash").value(k.hash)
+            .key("hash").value(k.key ? std::optional<std::string>(k.hash) : std::nullopt)
             .key("lease_ms").value(static_cast<std::int64_t>(k.lease_ms))
             .key("n").value(n++)
             .end_object();

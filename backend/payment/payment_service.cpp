@@ -273,7 +273,9 @@ Task<Result<PaymentRow>> PaymentService::process(Principal who, ProcessPayment c
         }
         co_return std::unexpected(not_found("payment method"));
     }
-    const std::string hash = request_hash(cmd);
+    // The request's hash answers a retry that reuses an Idempotency-Key with another body; without a key (the
+    // saga's charges: the order is their key) there is nothing to compare it with.
+    const std::string hash = idempotency_key ? request_hash(cmd) : std::string();
     NewPayment np{new_uuid_v7(), cmd.order_id, who.member_id, cmd.method_id, cmd.amount, cmd.currency};
     const auto ins = co_await repo_.insert_payment(np, idempotency_key, hash, lease_ms());
     if (ins.key_hash && *ins.key_hash != hash) {
