@@ -107,8 +107,9 @@ Task<void> SearchFeed::catch_up(pg::Pool& db) {
     // visible in that snapshot was either visible in `from` (the index has it) or is among these rows.
     auto r = co_await db.query_prepared("product.search_changes", pg::params(from.snapshot));
     if (r.rows() > kMaxChanges) {
-        // Unless a load began while this read was in flight: its snapshot is later than this read's, so it
-        // holds these rows already, and asking for another would stall catching up for a whole rebuild.
+        // Unless a load began while this read was in flight: its snapshot is most likely later than this read's
+        // and holds these rows already (asking for another would stall catching up for a whole rebuild); if it
+        // is earlier, the first catch-up from it reads these rows again and asks then.
         if (loads_started_.load(std::memory_order_acquire) == loads_before) {
             request_reload();
         }
@@ -125,18 +126,29 @@ Task<void> SearchFeed::catch_up(pg::Pool& db) {
         }
         changes.push_back(indexed_product(cols));
     }
-    index_.apply(changes, from, std::string(r.get(0, 0)));
+    std::string now(r.get(0, 0));
+    if (snapshot_xmax(now) < snapshot_xmax(from.snapshot)) {
+        // Transaction ids went back (a failover, a restore, a crash that lost commits made with
+        // synchronous_commit off): ids below the index's snapshot may be given again and would pass as seen.
+        log::warn("transaction ids went back; rebuilding the search index", {{"from", from.snapshot}, {"now", now}});
+        request_reload();
+        co_return;
+    }
+    index_.apply(changes, from, std::move(now));
 }
 
 std::string search_changes_sql() {
-    // A row is changed since the snapshot $1 when its writer's id is not visible in it: at or above its xmin (below
-    // it every transaction had ended) and running or not yet begun then. Rows the index already holds are not read
-    // again, however long an older transaction elsewhere in the cluster keeps the xmin back.
+    // A row changed since the snapshot $1 when its writer's id is not visible in it: at or above its xmax (begun
+    // after it), or in its list of running ids. Both are ranges of the change_xid index, so rows the index already
+    // holds are neither read nor returned, however long an older transaction elsewhere in the cluster keeps the
+    // xmin back (a filter on pg_visible_in_snapshot over change_xid >= xmin read them all).
+    const std::string limit = std::to_string(SearchFeed::kMaxChanges + 1);
     return std::string("SELECT h.s::text AS snapshot, p.* FROM (SELECT pg_current_snapshot() AS s) h "
                        "LEFT JOIN LATERAL (SELECT ") +
-           kColumns + " FROM product.products WHERE change_xid >= pg_snapshot_xmin($1::pg_snapshot) "
-           "AND NOT pg_visible_in_snapshot(change_xid, $1::pg_snapshot) ORDER BY change_xid LIMIT " +
-           std::to_string(SearchFeed::kMaxChanges + 1) + ") p ON true";
+           kColumns + " FROM ((SELECT * FROM product.products WHERE change_xid >= pg_snapshot_xmax($1::pg_snapshot) "
+           "ORDER BY change_xid LIMIT " + limit + ") UNION ALL (SELECT * FROM product.products "
+           "WHERE change_xid = ANY (ARRAY(SELECT pg_snapshot_xip($1::pg_snapshot))) LIMIT " + limit + ")) AS changed "
+           "ORDER BY change_xid LIMIT " + limit + ") p ON true";
 }
 
 }  // namespace om::product

@@ -1,6 +1,7 @@
 #include "product/search_index.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cstring>
 #include <mutex>
 #include <stdexcept>
@@ -624,6 +625,19 @@ IndexResult Catalog::search(const SearchRequest& r) const {
 
 // ---- the shared index -------------------------------------------------------------------------------
 
+std::uint64_t snapshot_xmax(std::string_view snapshot) {
+    // "xmin:xmax:xip,…"
+    const auto first = snapshot.find(':');
+    if (first == std::string_view::npos) {
+        return 0;
+    }
+    const auto second = snapshot.find(':', first + 1);
+    std::uint64_t x = 0;
+    std::from_chars(snapshot.data() + first + 1,
+                    snapshot.data() + (second == std::string_view::npos ? snapshot.size() : second), x);
+    return x;
+}
+
 SearchIndex::SearchIndex() = default;
 SearchIndex::~SearchIndex() = default;
 
@@ -653,10 +667,10 @@ void SearchIndex::apply(std::span<const IndexedProduct> changes, const FeedPosit
         catalog_->upsert(p);
     }
     // The catalog held every row visible in `from` and now holds every row changed since that is visible in
-    // `snapshot`: so every row visible in `snapshot`. Concurrent catch-ups from the same position may apply in
-    // either order (the older snapshot then stays: its rows are all here too). A catalog installed meanwhile
-    // came from its own snapshot, which this one need not cover.
-    if (position_.catalog == from.catalog) {
+    // `snapshot`: so every row visible in `snapshot`. Concurrent catch-ups may apply in either order; the later
+    // snapshot (the larger xmax) is kept, both being covered, so that a slow one does not set the feed back. A
+    // catalog installed meanwhile came from its own snapshot, which this one need not cover.
+    if (position_.catalog == from.catalog && snapshot_xmax(snapshot) >= snapshot_xmax(position_.snapshot)) {
         position_.snapshot = std::move(snapshot);
     }
 }

@@ -121,6 +121,9 @@ private:
     std::unordered_map<std::uint64_t, DocList> word_bigrams_;
 };
 
+// The xmax of a pg_snapshot's text ("xmin:xmax:xip,…"); 0 when it is not one.
+std::uint64_t snapshot_xmax(std::string_view snapshot);
+
 class SearchIndex {
 public:
     SearchIndex();

@@ -2,6 +2,8 @@
 // cursors and the change rules (versions, renames, deactivation).
 #include <gtest/gtest.h>
 
+#include <memory>
+
 #include <cstdio>
 #include <set>
 #include <string>
@@ -231,6 +233,32 @@ TEST_F(CatalogTest, ChangesApplyByVersionRenamesReindexAndInactiveProductsDisapp
         EXPECT_NE(c, "Tablets");
     }
     EXPECT_EQ(catalog.products(), 7U);
+}
+
+// The change feed's position: the snapshot whose rows the index holds; a catch-up moves it forward only, and not
+// across a catalog installed after the catch-up read its starting point.
+TEST(SearchIndexFeed, ThePositionMovesForwardWithinOneCatalog) {
+    EXPECT_EQ(om::product::snapshot_xmax("738:745:738,741"), 745U);
+    EXPECT_EQ(om::product::snapshot_xmax("738:738:"), 738U);
+    EXPECT_EQ(om::product::snapshot_xmax(""), 0U);
+    EXPECT_EQ(om::product::snapshot_xmax("garbage"), 0U);
+
+    om::product::SearchIndex index;
+    index.install(std::make_unique<Catalog>(), "100:110:105");
+    const auto first = index.position();
+    EXPECT_EQ(first.snapshot, "100:110:105");
+    const std::vector<IndexedProduct> changes{product(1, "Feed shoe", "잡화")};
+    index.apply(changes, first, "105:120:");
+    EXPECT_EQ(index.position().snapshot, "105:120:");
+    index.apply({}, first, "104:115:");  // a slower catch-up from the same start: the later position stays
+    EXPECT_EQ(index.position().snapshot, "105:120:");
+    EXPECT_EQ(index.products(), 1U);
+
+    const auto before_install = index.position();
+    index.install(std::make_unique<Catalog>(), "200:210:");
+    index.apply(changes, before_install, "300:310:");  // read before the install: the new catalog keeps its own
+    EXPECT_EQ(index.position().snapshot, "200:210:");
+    EXPECT_GT(index.position().catalog, before_install.catalog);
 }
 
 }  // namespace
