@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -201,6 +202,42 @@ protected:
 
     // ---- the truth in PostgreSQL and Redis ----
     static std::string sql(const std::string& q) { return om::test::sql_value(server_->database_url(), q); }
+    // One order as the order service hands it to orders.place_orders (a batch is a JSON array of them), for tests
+    // that call the group commit directly. A line's version is the product row's it was priced from (none: the
+    // group commit does not check it).
+    struct BatchLine {
+        BatchLine(std::string p, int q, std::optional<int> v = std::nullopt)
+            : product(std::move(p)), quantity(q), version(v) {}
+        std::string product;
+        int quantity;
+        std::optional<int> version;
+    };
+    static json batch_order(const Account& s, const Buyer& b, const std::string& id, const std::vector<BatchLine>& lines,
+                            const std::string& gate_epoch, long long reserved_at_ms) {
+        json items = json::array();
+        json ls = json::array();
+        long long total = 0;
+        for (const auto& l : lines) {
+            items.push_back({{"productId", l.product}, {"sellerId", s.id}, {"name", "x"}, {"unitPrice", 100},
+                             {"quantity", l.quantity}, {"lineTotal", 100 * l.quantity}});
+            json line = {{"productId", l.product}, {"quantity", l.quantity}};
+            if (l.version) {
+                line["version"] = *l.version;
+            }
+            ls.push_back(std::move(line));
+            total += 100LL * l.quantity;
+        }
+        return json{{"id", id}, {"buyerId", b.account.id}, {"key", om::new_uuid_v7()}, {"hash", "h"},
+                    {"items", items}, {"lines", ls}, {"total", total}, {"currency", "KRW"},
+                    {"methodId", b.method_id}, {"addressId", b.address_id}, {"epoch", gate_epoch},
+                    {"reservedAtMs", reserved_at_ms}, {"sellers", json::array({s.id})},
+                    {"event", {{"eventId", om::new_uuid_v7()}}}, {"at", "2026-12-07T00:00:00Z"}};
+    }
+    static long long now_ms() {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+            .count();
+    }
     static long long stock(const std::string& pid) {
         return std::stoll(sql("SELECT stock FROM product.products WHERE id = '" + pid + "'"));
     }
@@ -951,28 +988,14 @@ TEST_F(OrderApi, TheGroupCommitLedgersEachLineInOrderAndRefusesABadBatch) {
     const auto q = product(s, 7);
     auto b = buyer();
     const std::string epoch = sql("SELECT epoch FROM product.gate_state");
-    const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                            std::chrono::system_clock::now().time_since_epoch()).count();
-    auto order = [&](const std::string& id, const std::vector<std::pair<std::string, int>>& lines,
-                     const std::string& gate_epoch, long long reserved_at_ms) {
-        json items = json::array();
-        json ls = json::array();
-        for (const auto& [pid, n] : lines) {
-            items.push_back({{"productId", pid}, {"sellerId", s.id}, {"name", "x"}, {"unitPrice", 100},
-                             {"quantity", n}, {"lineTotal", 100 * n}});
-            ls.push_back({{"productId", pid}, {"quantity", n}});
-        }
-        return json{{"id", id}, {"buyerId", b.account.id}, {"key", om::new_uuid_v7()}, {"hash", "h"},
-                    {"items", items}, {"lines", ls}, {"total", 100}, {"currency", "KRW"},
-                    {"methodId", b.method_id}, {"addressId", b.address_id}, {"epoch", gate_epoch},
-                    {"reservedAtMs", reserved_at_ms}, {"sellers", json::array({s.id})},
-                    {"event", {{"eventId", om::new_uuid_v7()}}}, {"at", "2026-12-07T00:00:00Z"}};
-    };
+    const auto now = now_ms();
+    auto order = [&](const std::string& id, const std::vector<BatchLine>& lines, const std::string& gate_epoch,
+                     long long reserved_at_ms) { return batch_order(s, b, id, lines, gate_epoch, reserved_at_ms); };
     const std::string o1 = om::new_uuid_v7();
     const std::string o2 = om::new_uuid_v7();
     const std::string o3 = om::new_uuid_v7();
-    const json batch = json::array({order(o1, {{p, 2}}, epoch, now_ms), order(o2, {{q, 1}, {p, 3}}, epoch, now_ms),
-                                    order(o3, {{p, 1}}, epoch, now_ms)});
+    const json batch = json::array({order(o1, {{p, 2}}, epoch, now), order(o2, {{q, 1}, {p, 3}}, epoch, now),
+                                    order(o3, {{p, 1}}, epoch, now)});
     auto place = [&](const json& orders, const std::string& then) {
         return sql("BEGIN; SELECT string_agg(outcome, ',') FROM orders.place_orders('" + orders.dump() +
                    "'::jsonb, 10000); " + then);
@@ -998,13 +1021,13 @@ TEST_F(OrderApi, TheGroupCommitLedgersEachLineInOrderAndRefusesABadBatch) {
         return message.find(part) != std::string::npos ? ::testing::AssertionSuccess()
                                                        : ::testing::AssertionFailure() << message;
     };
-    EXPECT_TRUE(says(refused(json::array({order(o1, {{p, 1}}, epoch, now_ms),
-                                          order(o2, {{p, 1}}, epoch, now_ms - 60000)})),
+    EXPECT_TRUE(says(refused(json::array({order(o1, {{p, 1}}, epoch, now),
+                                          order(o2, {{p, 1}}, epoch, now - 60000)})),
                      "the reservation of order " + o2 + " is older than 10000 ms"));
-    EXPECT_TRUE(says(refused(json::array({order(o1, {{p, 1}}, epoch, now_ms),
-                                          order(o2, {{p, 1}}, om::new_uuid_v7(), now_ms)})),
+    EXPECT_TRUE(says(refused(json::array({order(o1, {{p, 1}}, epoch, now),
+                                          order(o2, {{p, 1}}, om::new_uuid_v7(), now)})),
                      "a reservation of this batch was made in another"));
-    EXPECT_TRUE(says(refused(json::array({order(o1, {{om::new_uuid_v7(), 1}}, epoch, now_ms)})),
+    EXPECT_TRUE(says(refused(json::array({order(o1, {{om::new_uuid_v7(), 1}}, epoch, now)})),
                      "a batch names a product that does not exist"));
     EXPECT_EQ(sql("SELECT count(*) FROM orders.orders WHERE id IN ('" + o1 + "', '" + o2 + "', '" + o3 + "')"), "0");
     EXPECT_EQ(stock(p), 10);
@@ -1123,19 +1146,9 @@ TEST_F(OrderResume, AnOrderPlacedBelowTheMarkIsListedAndTheMarkMovesInSteps) {
     }
 
     const std::string id = om::new_uuid_v7();
-    const json item = {{"productId", p}, {"sellerId", s.id}, {"name", "x"}, {"unitPrice", 15000},
-                       {"quantity", 1}, {"lineTotal", 15000}};
-    const json batch = json::array({json{
-        {"id", id}, {"buyerId", b.account.id}, {"key", om::new_uuid_v7()}, {"hash", "h"},
-        {"items", json::array({item})},
-        {"lines", json::array({json{{"productId", p}, {"quantity", 1},
-                                    {"version", std::stoi(sql("SELECT version FROM product.products WHERE id = '" + p + "'"))}}})},
-        {"total", 15000}, {"currency", "KRW"}, {"methodId", b.method_id}, {"addressId", b.address_id},
-        {"epoch", sql("SELECT epoch FROM product.gate_state")},
-        {"reservedAtMs", std::chrono::duration_cast<std::chrono::milliseconds>(
-                             std::chrono::system_clock::now().time_since_epoch()).count()},
-        {"sellers", json::array({s.id})}, {"event", {{"eventId", om::new_uuid_v7()}}},
-        {"at", "2026-12-07T00:00:00Z"}}});
+    const json batch = json::array(
+        {batch_order(s, b, id, {{p, 1, std::stoi(sql("SELECT version FROM product.products WHERE id = '" + p + "'"))}},
+                     sql("SELECT epoch FROM product.gate_state"), now_ms())});
     auto place_below = [&](const std::string& mark) {
         return sql("BEGIN; UPDATE orders.unsettled_scan SET below = '" + mark + "'; "
                    "SELECT outcome FROM orders.place_orders('" + batch.dump() + "'::jsonb, 10000); "
