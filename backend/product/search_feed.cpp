@@ -115,6 +115,14 @@ Task<void> SearchFeed::catch_up(pg::Pool& db) {
         }
         co_return;
     }
+    std::string now(r.get(0, 0));
+    if (snapshot_xmax(now) < snapshot_xmax(from.snapshot)) {
+        // Transaction ids went back (a failover, a restore, a crash that lost commits made with
+        // synchronous_commit off): ids below the index's snapshot may be given again and would pass as seen.
+        log::warn("transaction ids went back; rebuilding the search index", {{"from", from.snapshot}, {"now", now}});
+        request_reload();
+        co_return;
+    }
     std::vector<IndexedProduct> changes;
     std::vector<std::string_view> cols(9);
     for (int i = 0; i < r.rows(); ++i) {
@@ -125,14 +133,6 @@ Task<void> SearchFeed::catch_up(pg::Pool& db) {
             cols[static_cast<std::size_t>(c)] = r.get(i, c + 1);
         }
         changes.push_back(indexed_product(cols));
-    }
-    std::string now(r.get(0, 0));
-    if (snapshot_xmax(now) < snapshot_xmax(from.snapshot)) {
-        // Transaction ids went back (a failover, a restore, a crash that lost commits made with
-        // synchronous_commit off): ids below the index's snapshot may be given again and would pass as seen.
-        log::warn("transaction ids went back; rebuilding the search index", {{"from", from.snapshot}, {"now", now}});
-        request_reload();
-        co_return;
     }
     index_.apply(changes, from, std::move(now));
 }
