@@ -24,16 +24,17 @@ namespace {
 const std::string kEmpty;
 
 // [id, [k1, v1, k2, v2, ...]] → entry; fields nil (entry deleted while pending) → no fields.
-StreamEntry parse_entry(const redis::Reply& r) {
+StreamEntry parse_entry(redis::Reply&& r) {
     StreamEntry e;
     if (r.elements.empty()) {
         return e;
     }
-    e.id = r.elements[0].str;
+    e.id = std::move(r.elements[0].str);
     if (r.elements.size() > 1) {
-        const auto& kv = r.elements[1].elements;
+        auto& kv = r.elements[1].elements;
+        e.fields.reserve(kv.size() / 2);
         for (std::size_t i = 0; i + 1 < kv.size(); i += 2) {
-            e.fields[kv[i].str] = kv[i + 1].str;
+            e.fields.emplace_back(std::move(kv[i].str), std::move(kv[i + 1].str));
         }
     }
     return e;
@@ -58,8 +59,8 @@ void check(const redis::Reply& reply, const std::string& what) {
 
 }  // namespace
 
-const std::string& StreamEntry::field(const std::string& name) const {
-    const auto it = fields.find(name);
+const std::string& StreamEntry::field(std::string_view name) const {
+    const auto it = std::find_if(fields.begin(), fields.end(), [&](const auto& f) { return f.first == name; });
     return it == fields.end() ? kEmpty : it->second;
 }
 
@@ -208,29 +209,44 @@ Task<void> StreamConsumer::process(StreamEntry entry) {
 }
 
 Task<void> StreamConsumer::process_batch(std::vector<StreamEntry> entries) {
+    // The handler takes the entries. Kept for afterwards: their ids and delivery counts (to acknowledge them, or
+    // to leave them pending for a retry), and the entries themselves only if a failure would dead-letter one
+    // (its last delivery), which needs its fields.
+    const std::size_t n = entries.size();
+    std::vector<StreamEntry> kept;
+    if (std::any_of(entries.begin(), entries.end(),
+                    [&](const StreamEntry& e) { return e.deliveries >= options_.max_deliveries; })) {
+        kept = entries;
+    } else {
+        kept.resize(n);
+        for (std::size_t i = 0; i < n; ++i) {
+            kept[i].id = entries[i].id;
+            kept[i].deliveries = entries[i].deliveries;
+        }
+    }
     std::vector<HandlerResult> results;
     try {
-        std::vector<StreamEntry> copy = entries;
-        results = co_await batch_handler_(std::move(copy));
-        if (results.size() != entries.size()) {
+        results = co_await batch_handler_(std::move(entries));
+        if (results.size() != n) {
             throw std::runtime_error("the batch handler answered " + std::to_string(results.size()) +
-                                     " results for " + std::to_string(entries.size()) + " entries");
+                                     " results for " + std::to_string(n) + " entries");
         }
     } catch (const std::exception& e) {
-        results.assign(entries.size(), HandlerResult::failure(*e.what() != '\0' ? e.what() : "handler threw"));
+        results.assign(n, HandlerResult::failure(*e.what() != '\0' ? e.what() : "handler threw"));
     } catch (...) {
-        results.assign(entries.size(), HandlerResult::failure("handler threw a non-standard exception"));
+        results.assign(n, HandlerResult::failure("handler threw a non-standard exception"));
     }
     std::vector<std::string> done;
-    for (std::size_t i = 0; i < entries.size(); ++i) {
+    done.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
         if (results[i].ok) {
-            done.push_back(entries[i].id);
+            done.push_back(kept[i].id);
         }
     }
     co_await ack_all(std::move(done));
-    for (std::size_t i = 0; i < entries.size(); ++i) {
+    for (std::size_t i = 0; i < n; ++i) {
         if (!results[i].ok) {
-            co_await failed(std::move(entries[i]), std::move(results[i]));
+            co_await failed(std::move(kept[i]), std::move(results[i]));
         }
     }
 }
@@ -264,12 +280,13 @@ Task<int> StreamConsumer::read_once() {
         throw Unavailable("redis XREADGROUP " + options_.stream + ": " + reply.str);
     }
     std::vector<StreamEntry> entries;
-    for (const auto& stream : reply.elements) {  // [[stream, [entry, ...]]] or nil
+    for (auto& stream : reply.elements) {  // [[stream, [entry, ...]]] or nil
         if (stream.elements.size() < 2) {
             continue;
         }
-        for (const auto& e : stream.elements[1].elements) {
-            entries.push_back(parse_entry(e));
+        entries.reserve(entries.size() + stream.elements[1].elements.size());
+        for (auto& e : stream.elements[1].elements) {
+            entries.push_back(parse_entry(std::move(e)));
         }
     }
     int handled = 0;
@@ -318,8 +335,8 @@ Task<int> StreamConsumer::claim_once() {
     }
     claim_cursor_ = reply.elements[0].str.empty() ? "0-0" : reply.elements[0].str;
     std::vector<StreamEntry> entries;
-    for (const auto& e : reply.elements[1].elements) {
-        entries.push_back(parse_entry(e));
+    for (auto& e : reply.elements[1].elements) {
+        entries.push_back(parse_entry(std::move(e)));
     }
     int claimed = 0;
     for (auto& e : entries) {

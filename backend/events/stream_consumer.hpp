@@ -23,10 +23,11 @@
 // letters reach every group of the stream again): handlers make their effect idempotent with mark_processed()
 // (events/processed_events.hpp) in the transaction of the effect. Order is not guaranteed across retries.
 #include <functional>
-#include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "core/linger.hpp"
@@ -44,12 +45,14 @@ struct Reply;
 namespace om::events {
 
 struct StreamEntry {
-    std::string id;                             // the stream entry id, e.g. "1700000000000-0"
-    std::map<std::string, std::string> fields;  // eventId, type, aggregateId, payload (as the outbox relay writes)
-    long long deliveries = 1;                   // how many times this entry has been delivered, this time included
+    std::string id;  // the stream entry id, e.g. "1700000000000-0"
+    // eventId, type, aggregateId, payload (as the outbox relay writes), in the stream's order; a name given twice
+    // counts by its first value.
+    std::vector<std::pair<std::string, std::string>> fields;
+    long long deliveries = 1;  // how many times this entry has been delivered, this time included
 
     // The field's value, "" when absent.
-    [[nodiscard]] const std::string& field(const std::string& name) const;
+    [[nodiscard]] const std::string& field(std::string_view name) const;
     [[nodiscard]] const std::string& event_id() const { return field("eventId"); }
     [[nodiscard]] const std::string& type() const { return field("type"); }
     [[nodiscard]] const std::string& aggregate_id() const { return field("aggregateId"); }

@@ -302,6 +302,42 @@ TEST(RedisClient, ReplyTypes) {
     (void)run(c.io, c.client, {"DEL", counter, list});
 }
 
+// Replies are built by hiredis' reader straight into Reply (nested arrays in place): every level keeps its
+// types, order and sizes, and a reply after it is unaffected.
+TEST(RedisClient, NestedRepliesKeepTheirShape) {
+    Connected c;
+    const Reply r = run(c.io, c.client,
+                        {"EVAL", "return {1, {'a', {2, 'b'}, {}}, 'c', redis.status_reply('FINE'), {false, 7}}", "0"});
+    ASSERT_EQ(r.type, Reply::Type::array);
+    ASSERT_EQ(r.elements.size(), 5U);
+    EXPECT_EQ(r.elements[0].type, Reply::Type::integer);
+    EXPECT_EQ(r.elements[0].integer, 1);
+    const Reply& inner = r.elements[1];
+    ASSERT_EQ(inner.type, Reply::Type::array);
+    ASSERT_EQ(inner.elements.size(), 3U);
+    EXPECT_EQ(inner.elements[0].str, "a");
+    ASSERT_EQ(inner.elements[1].elements.size(), 2U);
+    EXPECT_EQ(inner.elements[1].elements[0].integer, 2);
+    EXPECT_EQ(inner.elements[1].elements[1].str, "b");
+    EXPECT_EQ(inner.elements[2].type, Reply::Type::array);
+    EXPECT_TRUE(inner.elements[2].elements.empty());
+    EXPECT_EQ(r.elements[2].type, Reply::Type::string);
+    EXPECT_EQ(r.elements[2].str, "c");
+    EXPECT_EQ(r.elements[3].type, Reply::Type::status);
+    EXPECT_EQ(r.elements[3].str, "FINE");
+    ASSERT_EQ(r.elements[4].elements.size(), 2U);
+    EXPECT_TRUE(r.elements[4].elements[0].is_nil());
+    EXPECT_EQ(r.elements[4].elements[1].integer, 7);
+
+    // A nil array (*-1) and an error inside a script's reply.
+    const Reply nil_array = run(c.io, c.client, {"BLPOP", key("nested:missing"), "0.01"});
+    EXPECT_TRUE(nil_array.is_nil());
+    const Reply error = run(c.io, c.client, {"EVAL", "return redis.error_reply('BAD thing')", "0"});
+    EXPECT_TRUE(error.is_error());
+    EXPECT_EQ(error.str, "BAD thing");
+    EXPECT_EQ(run(c.io, c.client, {"PING"}).str, "PONG");
+}
+
 TEST(RedisClient, ThousandPipelinedCommands) {
     Connected c;
     const std::string counter = key("pipeline");
