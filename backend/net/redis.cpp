@@ -43,10 +43,12 @@ extern "C" void redisProcessCallbacks(redisAsyncContext* ac);
 #include <charconv>
 #include <cstring>
 #include <cstddef>
+#include <deque>
 #include <expected>
 #include <functional>
 #include <iterator>
 #include <limits>
+#include <optional>
 #include <stdexcept>
 #include <system_error>
 #include <unordered_map>
@@ -337,11 +339,10 @@ using Outcome = std::expected<Reply, std::string>;
 
 struct CommandState {
     CommandState(asio::io_context& io, std::function<void(Outcome)> complete)
-        : io_(io), complete_(std::move(complete)), timer_(io) {}
+        : io_(io), complete_(std::move(complete)) {}
 
     asio::io_context& io_;
     std::function<void(Outcome)> complete_;
-    asio::steady_timer timer_;
     bool done_ = false;
 };
 
@@ -353,9 +354,8 @@ void on_reply(redisAsyncContext* /*ac*/, void* reply, void* privdata) noexcept {
     if (state->done_) {
         return;  // timed out earlier: the late reply is dropped
     }
-    state->done_ = true;
+    state->done_ = true;  // its deadline is dropped lazily (Client::Impl::deadlines_)
     try {
-        state->timer_.cancel();
         // hiredis frees the emptied root after this callback.
         Outcome outcome = reply != nullptr ? Outcome(std::move(static_cast<RootReply*>(reply)->value))
                                            : Outcome(std::unexpected(std::string("redis: connection lost")));
@@ -485,7 +485,7 @@ Options parse_url(std::string_view url) {
 
 struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     Impl(asio::io_context& io, Options options)
-        : io_(io), options_(std::move(options)), reconnect_timer_(io), connect_timer_(io) {}
+        : io_(io), options_(std::move(options)), reconnect_timer_(io), connect_timer_(io), deadline_timer_(io) {}
 
     ~Impl() {
         stopped_ = true;
@@ -509,7 +509,9 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
         stopped_ = true;
         reconnect_timer_.cancel();
         connect_timer_.cancel();
-        drop_connection();
+        drop_connection();  // every command in flight fails ("connection lost")
+        deadline_timer_.cancel();
+        armed_.reset();
     }
 
     // Sends one command on the current connection; `complete` is called exactly once, never from inside
@@ -534,18 +536,57 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
         }
         (void)holder.release();  // owned by hiredis until on_reply
 
-        state->timer_.expires_after(timeout);
-        state->timer_.async_wait([weak = std::weak_ptr<CommandState>(state)](const boost::system::error_code& ec) {
+        const auto at = std::chrono::steady_clock::now() + timeout;
+        while (!deadlines_.empty() && deadlines_.front().state->done_) {
+            deadlines_.pop_front();  // answered (replies come in the order of the commands)
+        }
+        deadlines_.push_back({at, std::move(state)});
+        if (!armed_ || at < *armed_) {
+            arm_deadline(at);
+        }
+    }
+
+    // Command timeouts: one timer per connection, at the earliest deadline of the commands in flight, instead
+    // of a timer per command (issue 6: creating, arming and cancelling it, and the cancelled wait's handler,
+    // took a mutex four times and an extra turn of the event loop for each command).
+    void arm_deadline(std::chrono::steady_clock::time_point at) {
+        armed_ = at;
+        deadline_timer_.expires_at(at);
+        deadline_timer_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
             if (ec) {
-                return;
+                return;  // re-armed earlier, or stopped
             }
-            const auto s = weak.lock();
-            if (!s || s->done_) {
-                return;
+            if (const auto self = weak.lock()) {
+                self->expire_deadlines();
             }
-            s->done_ = true;
-            s->complete_(std::unexpected(std::string("redis: command timed out")));
         });
+    }
+
+    void expire_deadlines() {
+        armed_.reset();
+        const auto now = std::chrono::steady_clock::now();
+        std::vector<std::shared_ptr<CommandState>> expired;
+        std::deque<Deadline> pending;
+        std::optional<std::chrono::steady_clock::time_point> next;
+        for (auto& d : deadlines_) {
+            if (d.state->done_) {
+                continue;
+            }
+            if (d.at <= now) {
+                d.state->done_ = true;
+                expired.push_back(std::move(d.state));
+                continue;
+            }
+            next = next ? std::min(*next, d.at) : d.at;
+            pending.push_back(std::move(d));
+        }
+        deadlines_ = std::move(pending);
+        if (next) {
+            arm_deadline(*next);
+        }
+        for (const auto& state : expired) {  // last: a completion may send the next command
+            state->complete_(std::unexpected(std::string("redis: command timed out")));
+        }
     }
 
     void connect() {
@@ -693,6 +734,13 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     std::chrono::milliseconds backoff_ = k_initial_backoff;
     asio::steady_timer reconnect_timer_;
     asio::steady_timer connect_timer_;
+    struct Deadline {
+        std::chrono::steady_clock::time_point at;
+        std::shared_ptr<CommandState> state;
+    };
+    std::deque<Deadline> deadlines_;  // in the order of the commands; answered ones are dropped lazily
+    asio::steady_timer deadline_timer_;
+    std::optional<std::chrono::steady_clock::time_point> armed_;  // when deadline_timer_ fires
 };
 
 // -------------------------------------------------------------------------------------------------------

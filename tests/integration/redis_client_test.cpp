@@ -446,6 +446,40 @@ TEST(RedisClient, CommandTimeoutThenStillWorks) {
     (void)run(c.io, c.client, {"DEL", key("timeout:after")});
 }
 
+// One timer serves every command of a connection: commands queued behind a stuck one each time out at their own
+// deadline (sent 150 ms apart here), not all at the first one's, and answered commands leave no timeout behind.
+TEST(RedisClient, CommandsBehindAStuckOneTimeOutEachAtItsOwnDeadline) {
+    Options o = fixture_options();
+    o.command_timeout = 300ms;
+    Connected c(o);
+    for (int i = 0; i < 50; ++i) {  // answered commands before: their deadlines must not fire anything
+        EXPECT_EQ(run(c.io, c.client, {"PING"}).str, "PONG");
+    }
+    const auto start = Clock::now();
+    auto first = launch(c.client, {"BLPOP", key("deadline:empty"), "2"});
+    run_for(c.io, 150ms);
+    auto second = launch(c.client, {"GET", key("deadline:x")});  // pipelined behind the BLPOP
+    std::optional<Clock::duration> first_at;
+    std::optional<Clock::duration> second_at;
+    ASSERT_TRUE(run_until(c.io, [&] {
+        if (first->done && !first_at) {
+            first_at = Clock::now() - start;
+        }
+        if (second->done && !second_at) {
+            second_at = Clock::now() - start;
+        }
+        return first->done && second->done;
+    }, 5s));
+    EXPECT_TRUE(is_unavailable(first->error));
+    EXPECT_TRUE(is_unavailable(second->error));
+    EXPECT_GE(*first_at, 250ms);
+    EXPECT_LT(*first_at, 420ms);
+    EXPECT_GE(*second_at, 400ms);  // 150 ms + 300 ms, give or take the timer's resolution
+    EXPECT_LT(*second_at, 1200ms);
+    run_for(c.io, 2200ms);  // the late replies are ignored
+    EXPECT_EQ(run(c.io, c.client, {"PING"}).str, "PONG");
+}
+
 TEST(RedisClient, NotConnectedThrowsAtOnce) {
     boost::asio::io_context io;
     {
