@@ -78,6 +78,11 @@ std::vector<Status> steps(Status from, Status to) {
     return out;
 }
 
+bool approval_settled(const OrderRow& o) noexcept {
+    return o.status != Status::cancelled && is_settled(o.status) && o.payment_id &&
+           (o.payment_status == "APPROVED" || o.payment_status == "REFUNDED");
+}
+
 Decision decide(const OrderRow& current, const SagaEvent& e) {
     Decision d;
     const Status s = current.status;

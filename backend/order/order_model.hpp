@@ -90,6 +90,12 @@ struct Decision {
 
 Decision decide(const OrderRow& current, const SagaEvent& e);
 
+// Whether an approval of the order's payment can no longer change the order, now or after any later step: it is
+// CONFIRMED or further (not CANCELLED) and its payment (one an order) is recorded as approved or refunded. From
+// such an order decide() changes nothing for the approval, and after a later cancellation it only asks again for
+// the refund that the cancellation asked for itself. OrderService drops such deferred approvals unapplied.
+bool approval_settled(const OrderRow& o) noexcept;
+
 // The statuses an order passes through from `from` to `to`, `to` included: every forward status in between
 // (PENDING → CONFIRMED passes PAID), or just CANCELLED.
 std::vector<Status> steps(Status from, Status to);

@@ -4,6 +4,7 @@
 #include <deque>
 #include <mutex>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <nlohmann/json.hpp>
 
@@ -36,6 +37,8 @@ struct SettleBoard::Impl {
     };
     std::unordered_map<std::string, Watch> watched;
     std::deque<std::pair<Clock::time_point, std::string>> handed;  // in the order of their expiry
+    std::unordered_set<std::string> approvals;                          // approval_settled()
+    std::deque<std::pair<Clock::time_point, std::string>> approvals_by_expiry;
 
     void drop_watcher(std::unordered_map<std::string, Watch>::iterator it) {
         if (--it->second.watchers <= 0) {
@@ -133,6 +136,24 @@ void SettleBoard::settled(OrderRow row) {
         it->second.row = std::move(row);
         impl_->mark(it->second);
     }
+}
+
+void SettleBoard::approval_settled(const std::string& id, std::chrono::milliseconds ttl) {
+    const auto now = Impl::Clock::now();
+    std::lock_guard lock(impl_->mu);
+    auto& by_expiry = impl_->approvals_by_expiry;
+    while (!by_expiry.empty() && by_expiry.front().first <= now) {
+        impl_->approvals.erase(by_expiry.front().second);
+        by_expiry.pop_front();
+    }
+    if (impl_->approvals.insert(id).second) {
+        by_expiry.emplace_back(now + ttl, id);
+    }
+}
+
+bool SettleBoard::take_approval_settled(const std::string& id) {
+    std::lock_guard lock(impl_->mu);
+    return impl_->approvals.erase(id) > 0;  // its expiry entry finds nothing to erase later
 }
 
 bool SettleBoard::is_settled(const std::string& id) const {
@@ -875,12 +896,19 @@ Task<void> OrderService::drain_deferred() {
         std::vector<events::StreamEntry> due;
         const std::int64_t t = now_ms();
         while (!deferred_.empty() && deferred_.front().due_ms <= t) {
-            due.push_back(std::move(deferred_.front().entry));
+            // Mostly repeats by now: the order was confirmed with the payment (by this process: nothing to do).
+            // A payment event's aggregate is its order.
+            if (!board_.take_approval_settled(deferred_.front().entry.aggregate_id())) {
+                due.push_back(std::move(deferred_.front().entry));
+            }
             deferred_.pop_front();
+        }
+        if (due.empty()) {
+            continue;
         }
         std::string failed;
         try {
-            // Mostly repeats by now (the order was confirmed with the payment): one lock of the batch, no write.
+            // The others: one lock of the batch, and a write where the approval still changes the order.
             auto results = co_await apply_events(due);
             for (std::size_t i = 0; i < results.size(); ++i) {
                 if (!results[i].ok) {
@@ -1013,6 +1041,9 @@ Task<std::vector<events::HandlerResult>> OrderService::apply_events(std::vector<
         }
     }
     for (auto& o : committed) {
+        if (options_.approval_defer.count() > 0 && approval_settled(o)) {
+            board_.approval_settled(o.id, options_.approval_defer * 4 + std::chrono::seconds(5));
+        }
         if (is_settled(o.status)) {
             board_.settled(std::move(o));
         }

@@ -97,6 +97,14 @@ public:
     [[nodiscard]] bool is_settled(const std::string& id) const;
     [[nodiscard]] std::optional<OrderRow> settled_row(const std::string& id) const;
 
+    // Orders that this process committed in a state where an approval of their payment changes nothing any more
+    // (approval_settled(), order_model.hpp): a deferred approval of one is dropped without a transaction (issue 6).
+    // Remembered for `ttl` (the same for every call: they expire in the order they came); a process that does not
+    // remember an order applies its approval as usual.
+    void approval_settled(const std::string& id, std::chrono::milliseconds ttl);
+    // True, and forgotten, if `id` was remembered.
+    [[nodiscard]] bool take_approval_settled(const std::string& id);
+
     // A request that answered 202 hands its watched order over for `ttl`: the board keeps the order as it was
     // written and, should it settle, as it committed, so that the buyer's next read of it (a long poll) needs
     // no query. The caller still watches it.

@@ -4,6 +4,7 @@
 
 #include "order/order_model.hpp"
 
+using om::order::approval_settled;
 using om::order::decide;
 using om::order::Decision;
 using om::order::OrderRow;
@@ -173,4 +174,41 @@ TEST(OrderSaga, TheHistoryPassesThroughSkippedStatuses) {
     EXPECT_EQ(om::order::steps(Status::confirmed, Status::delivered), (V{Status::shipped, Status::delivered}));
     EXPECT_EQ(om::order::steps(Status::pending, Status::paid), (V{Status::paid}));
     EXPECT_EQ(om::order::steps(Status::paid, Status::cancelled), (V{Status::cancelled}));
+}
+
+// A deferred approval is dropped unapplied when the order was committed approval_settled(): from such an order,
+// and from every order a later event makes of it, the approval changes nothing (a cancellation only asks again
+// for the refund that it asked for itself).
+TEST(OrderSaga, AnApprovalOfAnApprovalSettledOrderChangesNothingLater) {
+    auto o = order(Status::pending);
+    EXPECT_FALSE(approval_settled(o));
+    apply(o, decide(o, ev(K::payment_approved)));
+    EXPECT_EQ(o.status, Status::paid);
+    EXPECT_FALSE(approval_settled(o)) << "PAID: the delivery still confirms it";
+    apply(o, decide(o, ev(K::delivery_created)));
+    ASSERT_EQ(o.status, Status::confirmed);
+    ASSERT_TRUE(approval_settled(o));
+    EXPECT_FALSE(decide(o, ev(K::payment_approved)).changes_anything());
+    EXPECT_FALSE(decide(o, ev(K::payment_approved)).request_cancel);
+    for (const char* later : {"SHIPPED", "DELIVERED"}) {
+        apply(o, decide(o, ev(K::delivery_status, std::string(later))));
+        EXPECT_TRUE(approval_settled(o)) << later;
+        const auto d = decide(o, ev(K::payment_approved));
+        EXPECT_FALSE(d.changes_anything()) << later;
+        EXPECT_FALSE(d.request_cancel) << later;
+    }
+    auto refunded = o;
+    refunded.payment_status = "REFUNDED";
+    EXPECT_TRUE(approval_settled(refunded));
+    EXPECT_FALSE(decide(refunded, ev(K::payment_approved)).changes_anything()) << "a refund stays a refund";
+
+    auto cancelled = o;
+    cancelled.status = Status::cancelled;
+    EXPECT_FALSE(approval_settled(cancelled)) << "a cancelled order is not remembered";
+    auto no_payment = order(Status::confirmed);
+    EXPECT_FALSE(approval_settled(no_payment));
+    auto declined = order(Status::confirmed);
+    declined.payment_id = "pay-1";
+    declined.payment_status = "DECLINED";
+    EXPECT_FALSE(approval_settled(declined));
 }

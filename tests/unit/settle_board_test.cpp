@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <thread>
 
 #include "order/order_service.hpp"
 
@@ -84,4 +85,18 @@ TEST(SettleBoard, AnOrderIsHandedOverOnce) {
     board.unwatch("o1");
     board.settled(written("o1", "alice"));
     EXPECT_FALSE(board.is_settled("o1")) << "no second hand-over kept it";
+}
+
+TEST(SettleBoard, AnApprovalSettledOrderIsTakenOnceAndForgottenAfterItsTime) {
+    SettleBoard board;
+    board.approval_settled("o1", 50ms);
+    board.approval_settled("o1", 50ms);  // recorded again by a later commit: still one
+    board.approval_settled("o2", 50ms);
+    EXPECT_FALSE(board.take_approval_settled("o3")) << "never recorded";
+    EXPECT_TRUE(board.take_approval_settled("o1"));
+    EXPECT_FALSE(board.take_approval_settled("o1")) << "taken once";
+    std::this_thread::sleep_for(60ms);
+    board.approval_settled("o4", 50ms);  // expiry is checked when the next order is recorded
+    EXPECT_FALSE(board.take_approval_settled("o2")) << "expired";
+    EXPECT_TRUE(board.take_approval_settled("o4"));
 }
