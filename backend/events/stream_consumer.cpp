@@ -66,6 +66,11 @@ const std::string& StreamEntry::field(std::string_view name) const {
 
 std::string dead_letter_stream_for(const std::string& stream) { return stream + ":dead"; }
 
+bool StreamConsumer::handles(const StreamEntry& e) const {
+    return options_.types.empty() ||
+           std::find(options_.types.begin(), options_.types.end(), e.type()) != options_.types.end();
+}
+
 std::string default_consumer_name(int shard) {
     char host[256] = {};
     if (::gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') {
@@ -290,11 +295,25 @@ Task<int> StreamConsumer::read_once() {
         }
     }
     int handled = 0;
+    if (!options_.types.empty()) {
+        std::vector<std::string> skipped;
+        std::erase_if(entries, [&](StreamEntry& e) {
+            if (handles(e)) {
+                return false;
+            }
+            skipped.push_back(std::move(e.id));
+            return true;
+        });
+        if (!skipped.empty()) {
+            handled = static_cast<int>(skipped.size());  // read: counts for the linger and the next read
+            co_await ack_all(std::move(skipped));
+        }
+    }
     if (batch_handler_ && !entries.empty()) {
         for (auto& e : entries) {
             e.deliveries = 1;
         }
-        handled = static_cast<int>(entries.size());
+        handled += static_cast<int>(entries.size());
         co_await process_batch(std::move(entries));
         co_return handled;
     }
@@ -304,7 +323,7 @@ Task<int> StreamConsumer::read_once() {
             e.deliveries = 1;
             running.push_back(process(std::move(e)));
         }
-        handled = static_cast<int>(running.size());
+        handled += static_cast<int>(running.size());
         co_await when_all(std::move(running));
         co_return handled;
     }
@@ -344,7 +363,7 @@ Task<int> StreamConsumer::claim_once() {
             break;
         }
         ++claimed;
-        if (e.fields.empty()) {  // deleted from the stream while pending: nothing to handle
+        if (e.fields.empty() || !handles(e)) {  // deleted from the stream while pending, or not for the handler
             co_await ack(e.id);
             continue;
         }

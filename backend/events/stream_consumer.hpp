@@ -89,6 +89,10 @@ struct ConsumerOptions {
     std::string dead_letter_stream;  // empty: dead_letter_stream_for(stream)
     long max_backoff_ms = 5'000;     // pause after Redis failures doubles from poll_ms up to this
     bool concurrent = false;         // handle the entries of one read concurrently (handlers must allow it)
+    // The event types (the entries' `type`) the handler is for; the others are acknowledged unseen (issue 6: the
+    // delivery service reads the order stream for its cancellations, and every order's OrderPlaced went through
+    // its handler to be ignored there). Empty: every entry goes to the handler.
+    std::vector<std::string> types;
     // After a wake-up, wait up to this long before reading, so that entries added meanwhile share the read and the
     // handler's batch (0: read at once). Only while entries come in company (the last read returned more than
     // one): at a low rate each entry is read at once, since waiting would only add latency.
@@ -129,6 +133,7 @@ private:
     Task<void> pause(long ms);
     Task<void> process(StreamEntry entry);
     Task<void> process_batch(std::vector<StreamEntry> entries);
+    [[nodiscard]] bool handles(const StreamEntry& e) const;  // its type is one of options_.types (or none is set)
     // A failed handling: kept pending for a retry, or dead-lettered after max_deliveries.
     Task<void> failed(StreamEntry entry, HandlerResult result);
     Task<void> ack(std::string id);

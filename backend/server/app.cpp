@@ -200,8 +200,10 @@ ShardApp build_shard_app(net::ShardContext& ctx, ProcessState& process) {
     payment_saga->set_publisher(publisher.get());
     app.owned.push_back(payment_saga);
     app.owned.push_back(delivery_saga);
-    auto consume = [&ctx, &app](const char* stream, const char* group, auto handler) {
+    auto consume = [&ctx, &app](const char* stream, const char* group, auto handler,
+                                std::vector<std::string> types = {}) {
         events::ConsumerOptions co;
+        co.types = std::move(types);
         co.stream = stream;
         co.group = group;
         co.consumer = events::default_consumer_name(ctx.id);
@@ -227,7 +229,8 @@ ShardApp build_shard_app(net::ShardContext& ctx, ProcessState& process) {
                 return s->on_payment_events(std::move(batch));
             }));
     consume(events::kOrderStream, "delivery",
-            events::concurrently([s = delivery_saga.get()](const events::StreamEntry& e) { return s->on_order_event(e); }));
+            events::concurrently([s = delivery_saga.get()](const events::StreamEntry& e) { return s->on_order_event(e); }),
+            {"OrderCancelled"});
     const events::BatchHandler order_events = [s = orders.get()](std::vector<events::StreamEntry> batch) {
         return s->on_events(std::move(batch));
     };

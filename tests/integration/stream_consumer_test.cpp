@@ -176,6 +176,50 @@ TEST(StreamConsumer, EachEntryGoesToOneConsumerOfTheGroupOnce) {
     EXPECT_EQ(f.pending(stream, "g"), 0);
 }
 
+// A consumer for some event types: the others are acknowledged without reaching the handler, in a batch
+// consumer and a one-by-one one alike, and nothing stays pending.
+TEST(StreamConsumer, EntriesOfOtherTypesAreAcknowledgedUnseen) {
+    Fixture f;
+    const auto stream = unique_stream("types");
+    auto o = fast_options(stream, "g", "a");
+    o.types = {"Wanted"};
+    std::vector<std::string> seen;
+    om::events::StreamConsumer a(f.io, f.redis, o, [&](const StreamEntry& e) -> om::Task<HandlerResult> {
+        seen.push_back(e.type() + ":" + e.event_id());
+        co_return HandlerResult::success();
+    });
+    auto ob = fast_options(stream, "h", "b");
+    ob.types = {"Wanted", "AlsoWanted"};
+    ob.concurrent = true;
+    std::vector<std::string> batches;
+    om::events::StreamConsumer b(f.io, f.redis, ob,
+                                 om::events::BatchHandler([&](std::vector<StreamEntry> entries)
+                                                              -> om::Task<std::vector<HandlerResult>> {
+                                     for (const auto& e : entries) {
+                                         batches.push_back(e.type() + ":" + e.event_id());
+                                     }
+                                     co_return std::vector<HandlerResult>(entries.size(), HandlerResult::success());
+                                 }));
+    ASSERT_FALSE(run(f.io, as_task_unit(a.ensure_group()))->error);
+    ASSERT_FALSE(run(f.io, as_task_unit(b.ensure_group()))->error);
+    auto la = start(a);
+    auto lb = start(b);
+    const char* types[] = {"Other", "Wanted", "Other", "AlsoWanted", "Other", "Other", "Wanted"};
+    for (int i = 0; i < 7; ++i) {
+        f.cmd(om::redis::args("XADD", stream, "*", "eventId", "e" + std::to_string(i), "type", types[i],
+                              "aggregateId", "agg", "payload", "{}"));
+    }
+    EXPECT_TRUE(run_until(f.io, [&] { return seen.size() >= 2 && batches.size() >= 3; }));
+    f.idle(200ms);
+    a.stop();
+    b.stop();
+    EXPECT_TRUE(run_until(f.io, [&] { return la->done && lb->done; }, 2s));
+    EXPECT_EQ(seen, (std::vector<std::string>{"Wanted:e1", "Wanted:e6"}));
+    EXPECT_EQ(batches, (std::vector<std::string>{"Wanted:e1", "AlsoWanted:e3", "Wanted:e6"}));
+    EXPECT_EQ(f.pending(stream, "g"), 0) << "the other types were acknowledged";
+    EXPECT_EQ(f.pending(stream, "h"), 0);
+}
+
 TEST(StreamConsumer, FailingEntryIsRetriedThenDeadLetteredAndReplayed) {
     Fixture f;
     const auto stream = unique_stream("dead");
