@@ -280,11 +280,14 @@ Task<std::vector<std::string>> DeliveryRepository::insert_deliveries_announced(
     JsonOut rows;
     rows.begin_array();
     for (const auto& d : ds) {
-        rows.begin_object().key("id").value(d.id).key("order_id").value(d.order_id).key("buyer_id").value(d.buyer_id);
-        rows.key("seller_ids").strings(d.seller_ids)
-            .key("address_id").value(d.address_id)
+        rows.begin_object()  // keys in jsonb's order (JsonOut, json_out.hpp)
             .key("at").value(d.created_at)
+            .key("id").value(d.id)
             .key("address").raw(d.address)  // the snapshot is a JSON object
+            .key("buyer_id").value(d.buyer_id)
+            .key("order_id").value(d.order_id)
+            .key("address_id").value(d.address_id)
+            .key("seller_ids").strings(d.seller_ids)
             .end_object();
     }
     rows.end_array();

@@ -28,14 +28,14 @@ Error delivery_not_found() { return Error{ErrorCode::not_found, "No such deliver
 // The copy of the address kept in the delivery (later edits of the address do not reach it).
 std::string snapshot_json(const AddressRow& a) {
     JsonOut j;
-    j.begin_object()
-        .key("addressId").value(a.id)
-        .key("recipientName").value(a.recipient_name)
+    j.begin_object()  // keys in jsonb's order (JsonOut, json_out.hpp), as PostgreSQL stores and shows them
+        .key("label").value(a.label)
         .key("phone").value(a.phone)
-        .key("postalCode").value(a.postal_code)
         .key("address1").value(a.address1)
         .key("address2").value(a.address2)
-        .key("label").value(a.label)
+        .key("addressId").value(a.id)
+        .key("postalCode").value(a.postal_code)
+        .key("recipientName").value(a.recipient_name)
         .end_object();
     return j.take();
 }
@@ -55,27 +55,30 @@ events::OutboxEvent make_event(const DeliveryRow& d, const std::string& type, co
     e.type = type;
     e.aggregate_id = d.id;
     JsonOut p;
-    p.begin_object()
-        .key("eventId").value(e.id)
-        .key("type").value(type)
-        .key("deliveryId").value(d.id)
-        .key("orderId").value(d.order_id)
-        .key("buyerId").value(d.buyer_id)
-        .key("sellerIds").strings(d.seller_ids)
-        .key("status").value(status)
-        .key("previousStatus").value(previous)
-        .key("at").value(at)
-        .key("version").value(version)
-        .key("source").value(source)
-        .key("carrier").value(carrier)
-        .key("trackingNumber").value(tracking);
+    // Keys in jsonb's order (JsonOut, json_out.hpp); the optional ones fall in between.
+    p.begin_object().key("at").value(at);
     if (c) {
-        p.key("location").value(c->location).key("note").value(c->note);
+        p.key("note").value(c->note);
+    }
+    p.key("type").value(type)
+        .key("source").value(source)
+        .key("status").value(status)
+        .key("buyerId").value(d.buyer_id)
+        .key("carrier").value(carrier)
+        .key("eventId").value(e.id)
+        .key("orderId").value(d.order_id)
+        .key("version").value(version);
+    if (c) {
+        p.key("location").value(c->location);
     }
     if (payment_id) {
         p.key("paymentId").value(*payment_id);
     }
-    p.end_object();
+    p.key("sellerIds").strings(d.seller_ids)
+        .key("deliveryId").value(d.id)
+        .key("previousStatus").value(previous)
+        .key("trackingNumber").value(tracking)
+        .end_object();
     e.payload = p.take();
     return e;
 }

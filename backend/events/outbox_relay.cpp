@@ -81,10 +81,10 @@ std::string rows_json(const std::vector<OutboxEvent>& events) {
     rows.begin_array();
     for (const auto& e : events) {
         rows.begin_object()
-            .key("id").value(e.id)
+            .key("id").value(e.id)  // keys in jsonb's order (JsonOut, json_out.hpp)
             .key("type").value(e.type)
-            .key("aggregate").value(e.aggregate_id)
             .key("payload").raw(e.payload)
+            .key("aggregate").value(e.aggregate_id)
             .end_object();
     }
     rows.end_array();

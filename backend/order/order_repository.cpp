@@ -194,7 +194,7 @@ namespace {
 void write_history(JsonOut& j, const OrderChange& c) {
     j.begin_array();
     for (const auto step : c.steps) {
-        j.begin_object().key("status").value(to_string(step)).key("at").value(c.at).end_object();
+        j.begin_object().key("at").value(c.at).key("status").value(to_string(step)).end_object();
     }
     j.end_array();
 }
@@ -227,21 +227,24 @@ Task<std::vector<OrderRow>> OrderRepository::apply_many(pg::Lease& tx,
     JsonOut all;
     all.begin_array();
     for (const auto& [id, c] : changes) {
+        // Keys in jsonb's order (JsonOut, json_out.hpp).
         all.begin_object().key("id").value(id).key("status");
         if (c.status) {
             all.value(to_string(*c.status));
         } else {
             all.null();
         }
-        all.key("cancel_reason").value(c.cancel_reason)
-            .key("payment_id").value(c.payment_id)
-            .key("payment_status").value(c.payment_status)
-            .key("decline_code").value(c.decline_code)
-            .key("delivery_id").value(c.delivery_id)
-            .key("delivery_status").value(c.delivery_status)
-            .key("history");
+        all.key("history");
         write_history(all, c);
-        all.key("gate_epoch").value(c.gate_epoch).key("gate_pending").value(c.gate_pending).end_object();
+        all.key("gate_epoch").value(c.gate_epoch)
+            .key("payment_id").value(c.payment_id)
+            .key("delivery_id").value(c.delivery_id)
+            .key("decline_code").value(c.decline_code)
+            .key("gate_pending").value(c.gate_pending)
+            .key("cancel_reason").value(c.cancel_reason)
+            .key("payment_status").value(c.payment_status)
+            .key("delivery_status").value(c.delivery_status)
+            .end_object();
     }
     all.end_array();
     auto r = co_await tx.exec_prepared("orders.apply_many", pg::params(all.take()));

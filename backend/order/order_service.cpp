@@ -211,17 +211,17 @@ events::OutboxEvent placed_event(const OrderRow& o, const std::vector<std::strin
     e.id = new_uuid_v7();
     e.type = "OrderPlaced";
     e.aggregate_id = o.id;
-    JsonOut j;
+    JsonOut j;  // keys in jsonb's order (JsonOut, json_out.hpp)
     j.begin_object()
-        .key("eventId").value(e.id)
         .key("type").value(e.type)
-        .key("orderId").value(o.id)
-        .key("buyerId").value(o.buyer_id)
-        .key("paymentMethodId").value(o.payment_method_id)
         .key("amount").value(o.total_amount)
+        .key("buyerId").value(o.buyer_id)
+        .key("eventId").value(e.id)
+        .key("orderId").value(o.id)
         .key("currency").value(o.currency)
         .key("addressId").value(o.address_id)
         .key("sellerIds").strings(sellers)
+        .key("paymentMethodId").value(o.payment_method_id)
         .end_object();
     e.payload = j.take();
     return e;
@@ -462,13 +462,13 @@ Task<Result<Placed>> OrderService::place_new(Principal who, const PlaceOrder& cm
             problems.push_back({"items[" + std::to_string(i) + "].quantity", "the amount is too large"});
             continue;
         }
-        items.begin_object()
-            .key("productId").value(p.id)
-            .key("sellerId").value(p.seller_id)
+        items.begin_object()  // keys in jsonb's order, as PostgreSQL stores and shows them
             .key("name").value(p.name)
-            .key("unitPrice").value(p.price)
             .key("quantity").value(line.quantity)
+            .key("sellerId").value(p.seller_id)
             .key("lineTotal").value(line_total)
+            .key("productId").value(p.id)
+            .key("unitPrice").value(p.price)
             .end_object();
         sellers.push_back(p.seller_id);
     }
@@ -558,32 +558,33 @@ Task<Result<Placed>> OrderService::place_new(Principal who, const PlaceOrder& cm
     draft.address_id = cmd.address_id;
     events::OutboxEvent placed = placed_event(draft, sellers);
     // One element of orders.place_orders' batch.
+    // Keys in jsonb's order (JsonOut, json_out.hpp).
     JsonOut element;
     element.begin_object()
+        .key("at").value(at)
         .key("id").value(order_id)
-        .key("buyerId").value(who.member_id)
         .key("key").value(key)
         .key("hash").value(hash)
+        .key("epoch").value(reserved.epoch)
+        .key("event").raw(placed.payload)
         .key("items").raw(draft.items)
         .key("lines").begin_array();
     for (const auto& l : cmd.items) {
         // The version of the row this line was priced from, checked by the group commit.
         element.begin_object()
-            .key("productId").value(l.product_id)
-            .key("quantity").value(l.quantity)
             .key("version").value(by_id.at(l.product_id)->version)
+            .key("quantity").value(l.quantity)
+            .key("productId").value(l.product_id)
             .end_object();
     }
     element.end_array()
         .key("total").value(total)
+        .key("buyerId").value(who.member_id)
+        .key("sellers").strings(sellers)
         .key("currency").value(currency)
         .key("methodId").value(cmd.payment_method_id)
         .key("addressId").value(cmd.address_id)
-        .key("epoch").value(reserved.epoch)
         .key("reservedAtMs").value(now_ms())
-        .key("sellers").strings(sellers)
-        .key("event").raw(placed.payload)
-        .key("at").value(at)
         .end_object();
     std::string element_json = element.take();
     WriteResult written;

@@ -340,17 +340,17 @@ Task<std::vector<std::optional<PaymentRepository::Inserted>>> PaymentRepository:
             continue;
         }
         index.emplace(k.payment.id, i);
-        rows.begin_object()
-            .key("pid").value(k.payment.id)
-            .key("oid").value(k.payment.order_id)
+        rows.begin_object()  // keys in jsonb's order (JsonOut, json_out.hpp)
+            .key("n").value(n++)
             .key("mid").value(k.payment.member_id)
+            .key("oid").value(k.payment.order_id)
+            .key("pid").value(k.payment.id)
+            .key("hash").value(k.key ? std::optional<std::string>(k.hash) : std::nullopt)
+            .key("ikey").value(k.key)
             .key("meth").value(k.payment.method_id)
             .key("amount").value(k.payment.amount)
             .key("currency").value(k.payment.currency)
-            .key("ikey").value(k.key)
-            .key("hash").value(k.key ? std::optional<std::string>(k.hash) : std::nullopt)
             .key("lease_ms").value(static_cast<std::int64_t>(k.lease_ms))
-            .key("n").value(n++)
             .end_object();
     }
     if (n == 0) {
@@ -373,19 +373,21 @@ Task<std::vector<std::optional<PaymentRow>>> PaymentRepository::settle_many(std:
     for (std::size_t i = 0; i < batch.size(); ++i) {
         const Settle& st = batch[i];
         index.emplace(st.id, i);
-        rows.begin_object()
-            .key("pid").value(st.id)
-            .key("st").value(st.status)
-            .key("dc").value(st.decline_code)
-            .key("gref").value(st.gateway_ref);
+        // Keys in jsonb's order (JsonOut, json_out.hpp), with or without an attempt (its keys interleave).
+        rows.begin_object().key("dc").value(st.decline_code).key("st").value(st.status);
         if (st.attempt) {
-            rows.key("kind").value(st.attempt->kind)
-                .key("attempt").value(static_cast<std::int64_t>(st.attempt->attempt))
-                .key("gkey").value(st.attempt->gateway_key)
-                .key("outcome").value(st.attempt->outcome)
-                .key("adc").value(st.attempt->decline_code)
-                .key("aref").value(st.attempt->gateway_ref)
-                .key("dur").value(static_cast<std::int64_t>(st.attempt->duration_ms));
+            const AttemptRow& a = *st.attempt;
+            rows.key("adc").value(a.decline_code)
+                .key("dur").value(static_cast<std::int64_t>(a.duration_ms))
+                .key("pid").value(st.id)
+                .key("aref").value(a.gateway_ref)
+                .key("gkey").value(a.gateway_key)
+                .key("gref").value(st.gateway_ref)
+                .key("kind").value(a.kind)
+                .key("attempt").value(static_cast<std::int64_t>(a.attempt))
+                .key("outcome").value(a.outcome);
+        } else {
+            rows.key("pid").value(st.id).key("gref").value(st.gateway_ref);
         }
         rows.end_object();
     }

@@ -37,16 +37,16 @@ events::OutboxEvent outcome_event(const json& order, const std::string& status, 
     e.aggregate_id = order.value("orderId", "");
     JsonOut payload;
     payload.begin_object()
-        .key("eventId").value(e.id)
-        .key("type").value(e.type)
-        .key("orderId").value(order.value("orderId", ""))
-        .key("buyerId").value(order.value("buyerId", ""))
-        .key("status").value(status)
+        .key("type").value(e.type)  // keys in jsonb's order (JsonOut, json_out.hpp)
         .key("amount").value(order.value("amount", std::int64_t{0}))
+        .key("status").value(status)
+        .key("buyerId").value(order.value("buyerId", ""))
+        .key("eventId").value(e.id)
+        .key("orderId").value(order.value("orderId", ""))
         .key("currency").value(order.value("currency", "KRW"))
         .key("addressId").value(order.value("addressId", ""))
-        .key("sellerIds").raw(order.value("sellerIds", json::array()).dump())
         .key("paymentId").value(p ? std::optional<std::string>(p->id) : std::nullopt)
+        .key("sellerIds").raw(order.value("sellerIds", json::array()).dump())
         .key("declineCode").value(decline_code)
         .end_object();
     e.payload = payload.take();

@@ -376,6 +376,73 @@ TEST_F(OrderApi, AnOrderIsChargedShippedAndConfirmed) {
     EXPECT_TRUE(list.json()["nextCursor"].is_null());
 }
 
+namespace {
+// Whether every object's keys, in the order the text has them, are in jsonb's order (shorter first, then bytes).
+bool keys_in_jsonb_order(const nlohmann::ordered_json& j, std::string& why) {
+    if (j.is_object()) {
+        const std::string* prev = nullptr;
+        for (auto it = j.begin(); it != j.end(); ++it) {
+            const std::string& k = it.key();
+            if (prev != nullptr && (k.size() < prev->size() || (k.size() == prev->size() && k < *prev))) {
+                why = "\"" + k + "\" after \"" + *prev + "\"";
+                return false;
+            }
+            prev = &k;
+            if (!keys_in_jsonb_order(it.value(), why)) {
+                return false;
+            }
+        }
+    } else if (j.is_array()) {
+        for (const auto& e : j) {
+            if (!keys_in_jsonb_order(e, why)) {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+}  // namespace
+
+// The saga's events are written with their keys in jsonb's order (om::JsonOut, json_out.hpp: jsonb_in then checks
+// the order instead of sorting, in the batches that carry them to the outboxes). What the publisher put on the
+// streams is that text as written: every payload of this order's OrderPlaced, PaymentApproved and DeliveryCreated.
+TEST_F(OrderApi, TheSagasEventsAreWrittenWithTheirKeysInJsonbOrder) {
+    auto s = seller();
+    const auto p1 = product(s, 10, 1000, "keys");
+    auto b = buyer();
+    auto r = place(b, {{p1, 1}});
+    ASSERT_TRUE(r.status == 201 || r.status == 202) << r.body;
+    const std::string id = r.json().value("orderId", "");
+    ASSERT_EQ(wait_order(b.account.token, id, settled).value("status", ""), "CONFIRMED");
+    std::set<std::string> types;
+    for (const char* stream : {"om:events:order", "om:events:payment", "om:events:delivery"}) {
+        std::string out = redis(std::string("XREVRANGE ") + stream + " + - COUNT 200");
+        std::size_t at = 0;
+        while (at < out.size()) {
+            const auto end = out.find('\n', at);
+            const std::string line = out.substr(at, end == std::string::npos ? std::string::npos : end - at);
+            at = end == std::string::npos ? out.size() : end + 1;
+            if (line.empty() || line.front() != '{' || line.find(id) == std::string::npos) {
+                continue;
+            }
+            const auto payload = nlohmann::ordered_json::parse(line, nullptr, false);
+            ASSERT_TRUE(payload.is_object()) << line;
+            std::string why;
+            EXPECT_TRUE(keys_in_jsonb_order(payload, why)) << why << " in " << line;
+            types.insert(payload.value("type", ""));
+        }
+    }
+    EXPECT_TRUE(types.contains("OrderPlaced"));
+    EXPECT_TRUE(types.contains("PaymentApproved"));
+    EXPECT_TRUE(types.contains("DeliveryCreated"));
+
+    // The order's items as the answer and PostgreSQL show them: the same text either way.
+    auto got = client_->get("/order/orders/" + id, b.account.token);
+    ASSERT_EQ(got.status, 200);
+    std::string why;
+    EXPECT_TRUE(keys_in_jsonb_order(nlohmann::ordered_json::parse(got.body)["items"], why)) << why;
+}
+
 // Prefer: wait=0 (RFC 7240) answers as soon as the order is durable: 202 + Location, the order as written. The
 // buyer then reads it with Prefer: wait=N, which the server holds until the saga settles it.
 TEST_F(OrderApi, AnOrderAnsweredWhenDurableIsFollowedByALongPoll) {
