@@ -21,6 +21,8 @@
 #include <thread>
 #include <vector>
 
+#include "net/redis.hpp"
+
 namespace om::load {
 namespace {
 
@@ -115,83 +117,23 @@ private:
 
 // ---- Redis ---------------------------------------------------------------------------------------------------
 
-struct RedisTarget {
-    std::string host = "127.0.0.1";
-    int port = 6379;
-    std::string password;
-    long long db = 0;
-};
-
-std::string percent_decode(std::string_view s) {
-    std::string out;
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        unsigned v = 0;  // unsigned: from_chars takes no sign
-        if (s[i] == '%' && i + 3 <= s.size() &&
-            std::from_chars(s.data() + i + 1, s.data() + i + 3, v, 16).ptr == s.data() + i + 3) {
-            out += static_cast<char>(v);
-            i += 2;
-        } else {
-            out += s[i];
-        }
-    }
-    return out;
-}
-
-// redis://[:password@]host[:port][/db], as the server's --redis-url (host may be an [IPv6] address).
-RedisTarget parse_redis_url(std::string_view url) {
-    const auto bad = [&] {
-        return Unavailable("expected redis://[:password@]host[:port][/db], got " + std::string(url));
-    };
-    if (!url.starts_with("redis://")) {
-        throw bad();
-    }
-    std::string_view rest = url.substr(8);
-    RedisTarget t;
-    if (const auto at = rest.rfind('@'); at != std::string_view::npos) {
-        const std::string_view userinfo = rest.substr(0, at);
-        t.password = percent_decode(userinfo.substr(userinfo.find(':') + 1));  // ":secret" (npos + 1 = 0: "secret")
-        rest = rest.substr(at + 1);
-    }
-    const auto slash = rest.find('/');
-    const std::string_view path = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
-    rest = rest.substr(0, slash);
-    const auto close = rest.starts_with('[') ? rest.find(']') : 0;  // [IPv6]:port
-    if (close == std::string_view::npos) {
-        throw bad();
-    }
-    const auto colon = rest.find(':', close);
-    const std::string_view host = rest.substr(0, colon);
-    if (!host.empty()) {
-        t.host = host.starts_with('[') ? std::string(host.substr(1, host.size() - 2)) : std::string(host);
-    }
-    if (colon != std::string_view::npos) {
-        const auto p = to_int(rest.substr(colon + 1));
-        if (!p || *p < 1 || *p > 65535) {
-            throw bad();
-        }
-        t.port = static_cast<int>(*p);
-    }
-    if (!path.empty()) {
-        const auto d = to_int(path);
-        if (!d || *d < 0) {
-            throw bad();
-        }
-        t.db = *d;
-    }
-    return t;
-}
-
 using Reply = std::unique_ptr<redisReply, void (*)(void*)>;
 
 class Redis {
 public:
     explicit Redis(const std::string& url) : c_(nullptr, &redisFree) {
-        const RedisTarget t = parse_redis_url(url);
+        redis::Options t;  // the server's own reading of --redis-url
+        try {
+            t = redis::parse_url(url);
+        } catch (const std::invalid_argument& e) {
+            throw Unavailable(std::string(e.what()) + ", got " + url);
+        }
         const timeval connect_timeout{5, 0};
-        c_.reset(redisConnectWithTimeout(t.host.c_str(), t.port, connect_timeout));
+        const std::string where = t.unix_socket.empty() ? t.host + ":" + std::to_string(t.port) : t.unix_socket;
+        c_.reset(t.unix_socket.empty() ? redisConnectWithTimeout(t.host.c_str(), t.port, connect_timeout)
+                                       : redisConnectUnixWithTimeout(t.unix_socket.c_str(), connect_timeout));
         if (!c_ || c_->err != 0) {
-            throw Unavailable("cannot connect to Redis at " + t.host + ":" + std::to_string(t.port) + ": " +
-                              (c_ ? c_->errstr : "no memory"));
+            throw Unavailable("cannot connect to Redis at " + where + ": " + (c_ ? c_->errstr : "no memory"));
         }
         const timeval command_timeout{60, 0};
         redisSetTimeout(c_.get(), command_timeout);

@@ -22,7 +22,7 @@ constexpr Option options[] = {
     {"listen", "OPENMARKET_LISTEN", "HOST:PORT to listen on (default 127.0.0.1:8080)"},
     {"shards", "OPENMARKET_SHARDS", "number of shards (threads with their own event loop); 0 = one per core"},
     {"database-url", "OPENMARKET_DATABASE_URL", "libpq URI, e.g. postgresql://user@127.0.0.1:5432/openmarket"},
-    {"redis-url", "OPENMARKET_REDIS_URL", "redis://[:password@]host[:port][/db]"},
+    {"redis-url", "OPENMARKET_REDIS_URL", "redis://[:password@]host[:port][/db] or unix://[:password@]/path/to/redis.sock[?db=N]"},
     {"body-limit", "OPENMARKET_BODY_LIMIT", "maximum request body in bytes (default 1048576)"},
     {"read-timeout-ms", "OPENMARKET_READ_TIMEOUT_MS", "time allowed to receive one request (default 15000)"},
     {"idle-timeout-ms", "OPENMARKET_IDLE_TIMEOUT_MS", "keep-alive idle timeout (default 60000)"},
@@ -137,7 +137,9 @@ std::optional<Error> apply(Config& c, CliResult& r, std::string_view key, std::s
         if (value.empty()) { return bad("database-url: must not be empty"); }
         c.database_url = value;
     } else if (key == "redis-url") {
-        if (!value.starts_with("redis://")) { return bad("redis-url: expected redis://host:port/db"); }
+        if (!value.starts_with("redis://") && !value.starts_with("unix://")) {
+            return bad("redis-url: expected redis://host:port/db or unix:///path/to/redis.sock?db=N");
+        }
         c.redis_url = value;
     } else if (key == "body-limit") {
         auto v = int_in(1024, 1LL << 30);

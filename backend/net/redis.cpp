@@ -412,15 +412,10 @@ std::string resp_command(const std::vector<std::string>& args) {
     return out;
 }
 
-Options parse_url(std::string_view url) {
-    constexpr std::string_view scheme = "redis://";
-    if (url.size() < scheme.size() || url.substr(0, scheme.size()) != scheme) {
-        throw std::invalid_argument("redis url: expected redis://");
-    }
-    std::string_view rest = url.substr(scheme.size());
-    Options o;
+namespace {
 
-    // userinfo: everything up to the last '@' (a db path never contains '@').
+// userinfo: everything up to the last '@' of `rest` (a db path never contains '@'), taken off `rest`.
+void take_password(std::string_view& rest, Options& o) {
     if (const auto at = rest.rfind('@'); at != std::string_view::npos) {
         const std::string_view userinfo = rest.substr(0, at);
         rest = rest.substr(at + 1);
@@ -433,6 +428,46 @@ Options parse_url(std::string_view url) {
         }
         o.password = percent_decode(userinfo.substr(colon + 1));
     }
+}
+
+// unix://[:password@]/path/to/redis.sock[?db=N]
+Options parse_unix_url(std::string_view rest) {
+    Options o;
+    o.host.clear();
+    o.port = 0;
+    take_password(rest, o);
+    std::string_view query;
+    if (const auto q = rest.find('?'); q != std::string_view::npos) {
+        query = rest.substr(q + 1);
+        rest = rest.substr(0, q);
+    }
+    if (rest.empty() || rest.front() != '/') {
+        throw std::invalid_argument("redis url: unix:// needs an absolute socket path");
+    }
+    o.unix_socket = percent_decode(rest);
+    if (!query.empty()) {
+        constexpr std::string_view db = "db=";
+        if (!query.starts_with(db)) {
+            throw std::invalid_argument("redis url: the only query parameter of unix:// is db=N");
+        }
+        o.db = parse_int(query.substr(db.size()), 0, std::numeric_limits<int>::max(), "database number");
+    }
+    return o;
+}
+
+}  // namespace
+
+Options parse_url(std::string_view url) {
+    if (constexpr std::string_view unix_scheme = "unix://"; url.starts_with(unix_scheme)) {
+        return parse_unix_url(url.substr(unix_scheme.size()));
+    }
+    constexpr std::string_view scheme = "redis://";
+    if (url.size() < scheme.size() || url.substr(0, scheme.size()) != scheme) {
+        throw std::invalid_argument("redis url: expected redis:// or unix://");
+    }
+    std::string_view rest = url.substr(scheme.size());
+    Options o;
+    take_password(rest, o);
 
     // host[:port]
     const auto slash = rest.find('/');
@@ -591,7 +626,9 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
 
     void connect() {
         ++generation_;
-        redisAsyncContext* ac = redisAsyncConnect(options_.host.c_str(), options_.port);
+        redisAsyncContext* ac = options_.unix_socket.empty()
+                                    ? redisAsyncConnect(options_.host.c_str(), options_.port)
+                                    : redisAsyncConnectUnix(options_.unix_socket.c_str());
         if (ac == nullptr) {
             schedule_reconnect();
             return;

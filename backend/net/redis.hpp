@@ -41,6 +41,9 @@ struct Reply {
 struct Options {
     std::string host = "127.0.0.1";
     int port = 6379;
+    // Not empty: Redis' Unix socket instead of host:port (Redis on the same machine, reachable by file
+    // permissions rather than a port).
+    std::string unix_socket;
     int db = 0;
     std::string password;  // empty: no AUTH
     std::chrono::milliseconds command_timeout{2000};
@@ -57,7 +60,8 @@ std::vector<std::string> args(A&&... a) {
     return v;
 }
 
-// Parses redis://[:password@]host[:port][/db]. Throws std::invalid_argument on a malformed URL.
+// Parses redis://[:password@]host[:port][/db] or unix://[:password@]/path/to/redis.sock[?db=N]. Throws
+// std::invalid_argument on a malformed URL.
 Options parse_url(std::string_view url);
 
 // A command in RESP (an array of bulk strings; binary-safe), as it goes on the wire. hiredis' own formatting

@@ -204,6 +204,20 @@ TEST(RedisClient, FixtureUrlParses) {
     EXPECT_EQ(std::to_string(fixture_options().port), om::test::env("OM_TEST_REDIS_PORT"));
 }
 
+// The fixture's Redis also listens on a Unix socket (tests/fixtures/services.sh): the same client over it.
+TEST(RedisClient, WorksOverTheUnixSocket) {
+    const Options o = om::redis::parse_url(om::test::env("OM_TEST_REDIS_SOCKET_URL"));
+    ASSERT_FALSE(o.unix_socket.empty());
+    Connected local(o);
+    EXPECT_EQ(run(local.io, local.client, {"SET", key("unix"), "over the socket"}).str, "OK");
+    // The same key read over TCP: one server.
+    Connected tcp;
+    EXPECT_EQ(run(tcp.io, tcp.client, {"GET", key("unix")}).str, "over the socket");
+    const Reply info = run(local.io, local.client, {"CLIENT", "INFO"});
+    EXPECT_NE(info.str.find("addr=" + o.unix_socket), std::string::npos) << info.str;
+    (void)run(local.io, local.client, {"DEL", key("unix")});
+}
+
 TEST(RedisClient, SetGet) {
     Connected c;
     const Reply set = run(c.io, c.client, {"SET", key("setget"), "hello"});

@@ -1,4 +1,4 @@
-// om::redis::parse_url: redis://[:password@]host[:port][/db]; om::redis::resp_command: a command on the wire.
+// om::redis::parse_url: redis://[:password@]host[:port][/db] and unix://[:password@]/path[?db=N]; om::redis::resp_command: a command on the wire.
 #include <gtest/gtest.h>
 
 #include <stdexcept>
@@ -65,6 +65,18 @@ TEST(RedisUrl, KeepsDefaultTimeouts) {
     EXPECT_EQ(o.connect_timeout, om::redis::Options{}.connect_timeout);
 }
 
+TEST(RedisUrl, UnixSocket) {
+    const auto o = parse_url("unix:///run/redis/redis.sock");
+    EXPECT_EQ(o.unix_socket, "/run/redis/redis.sock");
+    EXPECT_EQ(o.db, 0);
+    EXPECT_TRUE(o.password.empty());
+    const auto p = parse_url("unix://:s%40cret@/tmp/r%20s.sock?db=7");
+    EXPECT_EQ(p.unix_socket, "/tmp/r s.sock");
+    EXPECT_EQ(p.password, "s@cret");
+    EXPECT_EQ(p.db, 7);
+    EXPECT_TRUE(parse_url("redis://h").unix_socket.empty());  // TCP
+}
+
 class RedisUrlInvalid : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(RedisUrlInvalid, Throws) { EXPECT_THROW((void)parse_url(GetParam()), std::invalid_argument); }
@@ -87,6 +99,12 @@ INSTANTIATE_TEST_SUITE_P(Malformed, RedisUrlInvalid,
                                            "redis://h:+80",              // sign
                                            "redis://h:80a",              // trailing garbage
                                            "redis://h:abc",              // not a number
+                                           "unix://",                    // no socket path
+                                           "unix://run/redis.sock",      // relative path
+                                           "unix:///r.sock?db=x",        // bad db
+                                           "unix:///r.sock?db=-1",       // negative db
+                                           "unix:///r.sock?timeout=1",   // unknown parameter
+                                           "unix://user:pw@/r.sock",     // user names are not supported
                                            "redis://h:6379/x",           // bad db
                                            "redis://h:6379/-1",          // negative db
                                            "redis://h:6379/1/2",         // extra path
