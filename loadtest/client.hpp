@@ -13,6 +13,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 namespace om::load {
 
@@ -65,6 +66,10 @@ private:
     asio::awaitable<Conn*> acquire();
     void release(Conn* c);
     asio::awaitable<HttpResult> exchange(Conn& c, const std::string& wire);
+    // Closes the connections whose exchange passed its deadline; runs while any exchange is in flight. One
+    // timer for the pool instead of one armed and cancelled per request (a timerfd update and a cancelled
+    // handler each time).
+    asio::awaitable<void> sweep();
 
     asio::io_context& io_;
     Target target_;
@@ -73,6 +78,9 @@ private:
     std::vector<std::unique_ptr<Conn>> conns_;
     std::vector<Conn*> idle_;
     std::deque<Waiter*> waiters_;
+    asio::steady_timer sweep_timer_;
+    bool sweeping_ = false;
+    int in_exchange_ = 0;
 };
 
 }  // namespace om::load

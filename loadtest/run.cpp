@@ -110,6 +110,13 @@ struct Runner {
         }
     }
 
+    // The flow's first request was written at r.sent.
+    void started_at(bool rec, Clock::time_point intended, const HttpResult& r) {
+        if (rec && r.status != 0) {
+            stats.start_lag.record(micros(r.sent - intended));
+        }
+    }
+
     // The flow's outcome from its main request.
     void outcome(bool rec, Clock::time_point intended, const HttpResult& r, bool ok) {
         if (!rec) {
@@ -133,6 +140,7 @@ struct Runner {
     asio::awaitable<void> browse(Clock::time_point intended, bool rec) {
         HttpRequest req{.method = "GET", .target = "/products/" + fx.products[pick(fx.products.size())].id};
         HttpResult r = co_await pool.send(std::move(req));
+        started_at(rec, intended, r);
         step(rec, "GET /products/{id}", r);
         outcome(rec, intended, r, r.status == 200);
     }
@@ -140,6 +148,7 @@ struct Runner {
     asio::awaitable<void> search(Clock::time_point intended, bool rec) {
         HttpRequest req{.method = "POST", .target = "/products/search", .body = fx.queries[pick(fx.queries.size())]};
         HttpResult r = co_await pool.send(std::move(req));
+        started_at(rec, intended, r);
         step(rec, "POST /products/search", r);
         outcome(rec, intended, r, r.status == 200);
     }
@@ -150,6 +159,7 @@ struct Runner {
         const Product& p = pick_product();
         HttpRequest look{.method = "GET", .target = "/products/" + p.id};
         HttpResult seen = co_await pool.send(std::move(look));
+        started_at(rec, intended, seen);
         step(rec, "GET /products/{id}", seen);
         if (seen.status != 200) {
             outcome(rec, intended, seen, false);
@@ -411,6 +421,10 @@ int run_load(const RunOptions& opt) {
     if (st.settle.count() > 0) {
         std::printf("settled     %s  [intended send time → order settled]\n", st.settle.summary_line().c_str());
     }
+    if (st.start_lag.count() > 0) {
+        std::printf("start lag   %s  [intended send time → first request written: the generator's own delay]\n",
+                    st.start_lag.summary_line().c_str());
+    }
     for (const auto& [kind, h] : st.steps) {
         std::printf("  %-28s %s\n", kind.c_str(), h.summary_line().c_str());
     }
@@ -441,6 +455,9 @@ int run_load(const RunOptions& opt) {
                {"errors", st.errors},
                {"latency_ms", st.latency.summary_ms()},
                {"by_status", st.by_status}};
+        if (st.start_lag.count() > 0) {
+            j["start_lag_ms"] = st.start_lag.summary_ms();
+        }
         if (st.settle.count() > 0) {
             j["settle_ms"] = st.settle.summary_ms();
             j["settled_by_status"] = st.settled_by_status;

@@ -41,6 +41,8 @@ struct RunStats {
     Histogram latency;                        // the scenario's main request, from its intended send time
     std::map<std::string, Histogram> steps;   // every request kind, from its own send time
     Histogram settle;                         // order scenario: intended send → order settled
+    Histogram start_lag;                      // intended send → the flow's first request written: the generator's
+                                              // own delay (a busy thread, no idle connection), part of `latency`
     std::map<std::string, std::int64_t> by_status;  // "201", "409 OUT_OF_STOCK", "transport", …
     std::map<std::string, std::int64_t> settled_by_status;  // CONFIRMED, CANCELLED, …
     std::int64_t started = 0;    // flows due (open loop) or started (closed loop)
