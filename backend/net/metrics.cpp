@@ -32,6 +32,10 @@ struct Metrics::Impl {
         prometheus::BuildGauge().Name("openmarket_payment_gateway_breaker_state").Help("Payment gateway circuit breaker by shard: 0 closed, 1 open, 2 half-open").Register(*registry);
     prometheus::Family<prometheus::Counter>& gateway_calls =
         prometheus::BuildCounter().Name("openmarket_payment_gateway_calls_total").Help("Payment gateway calls by shard and outcome").Register(*registry);
+    prometheus::Family<prometheus::Histogram>& commit_orders =
+        prometheus::BuildHistogram().Name("openmarket_order_group_commit_orders").Help("New orders per group commit (one orders.place_orders statement and commit) by shard").Register(*registry);
+    prometheus::Family<prometheus::Histogram>& commit_seconds =
+        prometheus::BuildHistogram().Name("openmarket_order_group_commit_seconds").Help("Time of one group commit of new orders (statement and commit) by shard").Register(*registry);
     prometheus::Gauge& resumer_scan_age =
         prometheus::BuildGauge().Name("openmarket_resumer_scan_age_seconds").Help("Seconds since the resumer's scan of quiet orders last moved; grows while an open transaction holds it back").Register(*registry).Add({});
 
@@ -45,6 +49,8 @@ struct Metrics::Impl {
         prometheus::Gauge* redis_up = nullptr;
         prometheus::Counter* accept_errors = nullptr;
         prometheus::Gauge* breaker = nullptr;
+        prometheus::Histogram* commit_orders = nullptr;
+        prometheus::Histogram* commit_seconds = nullptr;
         std::unordered_map<std::string, prometheus::Counter*> gateway_calls;
     };
     std::vector<Shard> shards;
@@ -69,6 +75,8 @@ Metrics::Metrics(int shards) : impl_(std::make_unique<Impl>()) {
         s.redis_up = &impl_->redis.Add({{"shard", id}});
         s.accept_errors = &impl_->accept_errors.Add({{"shard", id}});
         s.breaker = &impl_->breaker.Add({{"shard", id}});
+        s.commit_orders = &impl_->commit_orders.Add({{"shard", id}}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128, 256});
+        s.commit_seconds = &impl_->commit_seconds.Add({{"shard", id}}, buckets());
     }
 }
 
@@ -119,6 +127,12 @@ std::string Metrics::scrape() const {
 
 void Metrics::set_payment_breaker(int shard, int state) {
     impl_->shards[static_cast<std::size_t>(shard)].breaker->Set(state);
+}
+
+void Metrics::observe_group_commit(int shard, std::size_t orders, double seconds) {
+    auto& s = impl_->shards[static_cast<std::size_t>(shard)];
+    s.commit_orders->Observe(static_cast<double>(orders));
+    s.commit_seconds->Observe(seconds);
 }
 
 void Metrics::set_resumer_scan_age(double seconds) { impl_->resumer_scan_age.Set(seconds); }

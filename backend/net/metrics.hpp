@@ -2,6 +2,7 @@
 // Prometheus metrics. One registry per process; each shard records into its own cached series so that
 // the request path takes no lock after the first request of a route/status pair.
 
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -24,6 +25,9 @@ public:
     // Payment gateway: the shard's circuit breaker (0 closed, 1 open, 2 half-open) and calls by outcome.
     void set_payment_breaker(int shard, int state);
     void count_payment_gateway_call(int shard, std::string_view outcome);
+    // One group commit of new orders (orders.place_orders) written by shard `shard`: how many orders it held and
+    // how long its statement took (called only from that shard's thread).
+    void observe_group_commit(int shard, std::size_t orders, double seconds);
     // Seconds since the resumer's scan of quiet orders last moved (one value per process; any thread).
     void set_resumer_scan_age(double seconds);
 

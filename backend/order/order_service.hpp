@@ -149,6 +149,8 @@ public:
     void set_publisher(events::Publisher* publisher) noexcept { writer_.set_publisher(publisher); }
     // Told the age of the resumer's scan after each sweep (for /metrics).
     void on_scan_age(std::function<void(double)> f) { scan_age_ = std::move(f); }
+    // Each group commit this shard writes: its orders and seconds (metrics).
+    void on_group_commit(OrderWriter::Observe f) { writer_.set_observer(std::move(f)); }
     // The same for a batch of entries in one transaction; one result per entry. PaymentApproved entries are
     // deferred (OrderOptions::approval_defer): answered at once, applied later unless the delivery came first.
     Task<std::vector<events::HandlerResult>> on_events(std::vector<events::StreamEntry> entries);

@@ -92,7 +92,11 @@ Task<void> OrderWriter::write_batch(std::deque<Pending> batch) {
     std::vector<PlaceOutcome> outcomes;
     WriteResult failure;
     try {
+        const auto started = std::chrono::steady_clock::now();
         outcomes = co_await repo_.place(std::move(json), max_age_ms_);
+        if (observe_) {
+            observe_(batch.size(), std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+        }
     } catch (const pg::SqlError& e) {
         batch_failed = true;
         failure = classify(e);

@@ -63,6 +63,10 @@ public:
     // sweeper drops what it left.
     using Forget = std::function<Task<void>(std::vector<std::string> order_ids)>;
     void set_forget(Forget forget) { forget_ = std::move(forget); }
+    // Called after each batch's statement with the batch's size and the statement's seconds (the commit
+    // included), when it succeeded: for metrics.
+    using Observe = std::function<void(std::size_t orders, double seconds)>;
+    void set_observer(Observe observe) { observe_ = std::move(observe); }
 
 private:
     struct Pending {
@@ -87,6 +91,7 @@ private:
     bool draining_ = false;
     events::Publisher* publisher_ = nullptr;
     Forget forget_;
+    Observe observe_;
 };
 
 // One group commit per process (issue 6): the new orders of every shard go to the writer of the shard that

@@ -180,6 +180,8 @@ ShardApp build_shard_app(net::ShardContext& ctx, ProcessState& process) {
         orders->own_commits();
     }
     orders->on_scan_age([&ctx](double seconds) { ctx.metrics.set_resumer_scan_age(seconds); });
+    orders->on_group_commit(
+        [&ctx](std::size_t n, double seconds) { ctx.metrics.observe_group_commit(ctx.id, n, seconds); });
     order::add_routes(app.router, *orders);
     app.owned.push_back(orders);
 

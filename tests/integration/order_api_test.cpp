@@ -403,6 +403,32 @@ bool keys_in_jsonb_order(const nlohmann::ordered_json& j, std::string& why) {
 }
 }  // namespace
 
+// The group commit's batches are in /metrics: how many orders each held and how long each took.
+TEST_F(OrderApi, TheGroupCommitsBatchesAreInTheMetrics) {
+    // Sum of a series over the shards (the server may have written batches for other tests already).
+    const auto total = [this](const std::string& series) {
+        auto m = client_->get("/metrics");
+        EXPECT_EQ(m.status, 200);
+        double sum = 0;
+        for (std::size_t at = m.body.find("\n" + series + "{"); at != std::string::npos;
+             at = m.body.find("\n" + series + "{", at + 1)) {
+            const auto space = m.body.find(' ', at + 1);
+            sum += std::stod(m.body.substr(space + 1));
+        }
+        return sum;
+    };
+    const double orders_before = total("openmarket_order_group_commit_orders_sum");
+    const double batches_before = total("openmarket_order_group_commit_seconds_count");
+    auto s = seller();
+    const auto p = product(s, 10);
+    auto b = buyer();
+    ASSERT_EQ(place_settled(b, {{p, 1}}).value("status", ""), "CONFIRMED");
+    ASSERT_EQ(place_settled(b, {{p, 2}}).value("status", ""), "CONFIRMED");
+    EXPECT_GE(total("openmarket_order_group_commit_orders_sum") - orders_before, 2.0);
+    EXPECT_GE(total("openmarket_order_group_commit_seconds_count") - batches_before, 1.0);
+    EXPECT_GT(total("openmarket_order_group_commit_seconds_sum"), 0.0);
+}
+
 // The saga's events are written with their keys in jsonb's order (om::JsonOut, json_out.hpp: jsonb_in then checks
 // the order instead of sorting, in the batches that carry them to the outboxes). What the publisher put on the
 // streams is that text as written: every payload of this order's OrderPlaced, PaymentApproved and DeliveryCreated.
