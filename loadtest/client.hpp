@@ -67,8 +67,8 @@ private:
     void release(Conn* c);
     asio::awaitable<HttpResult> exchange(Conn& c, const std::string& wire);
     // Closes the connections whose exchange passed its deadline; runs while any exchange is in flight. One
-    // timer for the pool instead of one armed and cancelled per request (a timerfd update and a cancelled
-    // handler each time).
+    // timer for the pool instead of one armed and cancelled per request (a timer-queue insertion and removal
+    // and a cancelled handler each time).
     asio::awaitable<void> sweep();
 
     asio::io_context& io_;
