@@ -64,6 +64,8 @@ constexpr Option options[] = {
      "the same for each of the saga's steps (payment, delivery, order events; default 100, 0-1000)"},
     {"order-linger-full-rate", "OPENMARKET_ORDER_LINGER_FULL_RATE",
      "orders a second (per process) from which the whole linger applies; below, in proportion (default 1000, 0: always)"},
+    {"order-queue-max", "OPENMARKET_ORDER_QUEUE_MAX",
+     "new orders that may wait for the group commit at a time, per process; more answer 503 (default 4096)"},
     {"order-approval-defer-ms", "OPENMARKET_ORDER_APPROVAL_DEFER_MS",
      "how long a payment approval waits for the delivery that confirms the order with it (default 500, 0: off)"},
     {"config", "OPENMARKET_CONFIG", "configuration file with key = value lines"},
@@ -266,6 +268,10 @@ std::optional<Error> apply(Config& c, CliResult& r, std::string_view key, std::s
         auto v = int_in(0, 1'000'000);
         if (!v) { return range_error(0, 1'000'000); }
         c.order_linger_full_rate = static_cast<int>(*v);
+    } else if (key == "order-queue-max") {
+        auto v = int_in(1, 1'000'000);
+        if (!v) { return range_error(1, 1'000'000); }
+        c.order_queue_max = static_cast<int>(*v);
     } else if (key == "order-approval-defer-ms") {
         auto v = int_in(0, 10'000);
         if (!v) { return range_error(0, 10'000); }

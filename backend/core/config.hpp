@@ -57,6 +57,8 @@ struct Config {
     // so they wait longer for company than the group commit (issue 6).
     std::chrono::milliseconds saga_linger{100};
     int order_linger_full_rate = 1'000;  // orders/s per process from which the whole linger applies (0: always)
+    // New orders waiting for the group commit at a time (per process): the next ones answer 503 + Retry-After.
+    int order_queue_max = 4'096;
     std::chrono::milliseconds order_approval_defer{500};
 };
 

@@ -188,6 +188,10 @@ Error unavailable(std::string detail) {
     return e;
 }
 
+Error queue_full() {
+    return unavailable("Too many orders are waiting to be saved; try again in a moment.");
+}
+
 std::string idem_key(const std::string& buyer, const std::string& key) { return "om:oidem:" + buyer + ":" + key; }
 
 // Sorted, each once: an order's sellers as OrderPlaced and orders.order_sellers name them.
@@ -304,7 +308,7 @@ OrderService::OrderService(pg::Pool& db, redis::Client& redis, product::ProductS
       options_(options),
       repo_(db),
       writer_(repo_, options.reservation_ttl.count(), 256, sleep_, static_cast<long>(options.commit_linger.count()),
-              options.linger_full_rate),
+              options.linger_full_rate, options.commit_queue_max),
       hub_(hub) {
     events::prepare_outbox(db, kOutboxTable);
     writer_.set_forget([this](std::vector<std::string> ids) { return products_.gate().forget(std::move(ids)); });
@@ -498,6 +502,10 @@ Task<Result<Placed>> OrderService::place_new(Principal who, const PlaceOrder& cm
                                         {{"items", "every product of this order is free"}}});
     }
 
+    // Overload: refused before anything is reserved, rather than queued behind thousands of orders.
+    if (hub_ != nullptr ? hub_->full(writer_) : writer_.full()) {
+        co_return std::unexpected(queue_full());
+    }
     // Reserve every line or none.
     std::vector<product::GateLine> lines;
     for (const auto& l : cmd.items) {
@@ -639,6 +647,9 @@ Task<Result<Placed>> OrderService::place_new(Principal who, const PlaceOrder& cm
     }
     if (written.kind == Kind::out_of_stock) {
         co_return std::unexpected(Error{ErrorCode::out_of_stock, "Not enough stock for some items; nothing was reserved"});
+    }
+    if (written.kind == Kind::overloaded) {
+        co_return std::unexpected(queue_full());
     }
     if (written.kind == Kind::stale) {
         co_return std::unexpected(unavailable("The stock reservation expired before the order could be saved."));

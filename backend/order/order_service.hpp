@@ -75,6 +75,9 @@ struct OrderOptions {
     // of it from `linger_full_rate` orders a second in this process, in proportion below (0: always all of it).
     std::chrono::milliseconds commit_linger{0};
     double linger_full_rate{0};
+    // At most this many new orders wait for the group commit at a time (per process); the next are refused with
+    // 503 + Retry-After before any stock is reserved.
+    std::size_t commit_queue_max{4096};
 };
 
 // Orders that a request of this process is waiting for, and whether they have settled: the saga's handlers (on

@@ -27,6 +27,15 @@ WriteResult classify(const pg::SqlError& e) {
 }  // namespace
 
 Task<WriteResult> OrderWriter::write(std::string order_json, events::OutboxEvent placed) {
+    if (full()) {
+        co_return WriteResult{WriteResult::Kind::overloaded, std::nullopt,
+                              std::to_string(max_pending_) + " orders are waiting for the group commit"};
+    }
+    pending_.fetch_add(1, std::memory_order_relaxed);
+    struct Done {
+        std::atomic<std::size_t>& n;
+        ~Done() { n.fetch_sub(1, std::memory_order_relaxed); }
+    } leaving{pending_};
     CallbackAwaiter<WriteResult> written([this, &order_json, &placed](std::function<void(WriteResult)> done) {
         queue_.push_back({std::move(order_json), std::move(placed), std::move(done)});
         if (!draining_) {
@@ -193,6 +202,11 @@ void CommitHub::own(OrderWriter& writer, boost::asio::io_context& io) {
     std::lock_guard lock(mu_);
     owner_ = &writer;
     owner_io_ = &io;
+}
+
+bool CommitHub::full(const OrderWriter& local) {
+    std::lock_guard lock(mu_);
+    return owner_ != nullptr ? owner_->full() : local.full();
 }
 
 void CommitHub::disown(OrderWriter& writer) {

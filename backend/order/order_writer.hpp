@@ -4,6 +4,7 @@
 // order. While a batch is being written the next requests queue; when it commits, everything queued meanwhile
 // goes in the next batch (up to max_batch). If a batch fails, its orders are written one by one so that one
 // bad order fails alone.
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -32,6 +33,7 @@ struct WriteResult {
         stale,           // the reservation is too old, or from an earlier gate epoch: nothing written
         invalid,         // the payment method or the address is not the buyer's (bad_method, bad_address)
         changed,         // a product changed since the order was priced: nothing written, price it again
+        overloaded,      // max_pending orders were waiting for the group commit already: nothing written
         unknown          // the database failed; the order may or may not have committed
     };
     Kind kind = Kind::unknown;
@@ -49,14 +51,19 @@ public:
     // are shared by more orders; at a low rate (single-order batches) and after a quiet spell orders go at once.
     // How long exactly grows with the rate of orders (om::Linger): all of it from `linger_full_rate` orders a
     // second (0: always all of it).
+    // At most `max_pending` orders wait for it at a time (queued or in the batch being written): one more is
+    // refused at once (overloaded), so that under overload the requests answer 503 instead of queueing for
+    // seconds (docs/architecture.md, "Limits and timeouts").
     OrderWriter(OrderRepository& repo, std::int64_t max_age_ms, std::size_t max_batch = 64, Sleep sleep = {},
-                long linger_ms = 0, double linger_full_rate = 0)
-        : repo_(repo), max_age_ms_(max_age_ms), max_batch_(max_batch), sleep_(std::move(sleep)),
-          linger_(linger_ms, linger_full_rate) {}
+                long linger_ms = 0, double linger_full_rate = 0, std::size_t max_pending = 4096)
+        : repo_(repo), max_age_ms_(max_age_ms), max_batch_(max_batch), max_pending_(max_pending),
+          sleep_(std::move(sleep)), linger_(linger_ms, linger_full_rate) {}
 
     // `order_json`: one element of orders.place_orders' batch (see db/migrations/0007_order_saga.sql), whose
     // OrderPlaced is `placed` (published right after the commit, once the batch is answered, when a publisher is set).
     Task<WriteResult> write(std::string order_json, events::OutboxEvent placed);
+    // Whether write() would refuse an order now (any thread: a request asks before it reserves stock).
+    [[nodiscard]] bool full() const noexcept { return pending_.load(std::memory_order_relaxed) >= max_pending_; }
     void set_publisher(events::Publisher* publisher) noexcept { publisher_ = publisher; }
     // Called with the ids of each batch's created orders once their requests are answered (their stock
     // reservations' records are no longer needed). Not awaited by anyone; a failure is logged, and the
@@ -83,6 +90,8 @@ private:
     OrderRepository& repo_;
     std::int64_t max_age_ms_;
     std::size_t max_batch_;
+    std::size_t max_pending_;
+    std::atomic<std::size_t> pending_{0};  // written on the writer's thread, read by full() from any
     Sleep sleep_;
     Linger linger_;
     std::chrono::steady_clock::time_point last_batch_{};
@@ -108,6 +117,8 @@ public:
     // is this shard's.
     Task<WriteResult> write(boost::asio::io_context& from, OrderWriter& local, std::string order_json,
                             events::OutboxEvent placed);
+    // Whether the writer that write() would use (the owner's, else `local`) refuses orders now.
+    [[nodiscard]] bool full(const OrderWriter& local);
 
 private:
     std::mutex mu_;

@@ -174,7 +174,8 @@ ShardApp build_shard_app(net::ShardContext& ctx, ProcessState& process) {
         ctx.db, ctx.redis, *products, shard_sleep(ctx), *process.settle_board,
         order::OrderOptions{ctx.config.order_settle_wait, ctx.config.order_reservation_ttl,
                             ctx.config.order_resume_after, ctx.config.order_approval_defer, ctx.config.order_linger,
-                            static_cast<double>(ctx.config.order_linger_full_rate)},
+                            static_cast<double>(ctx.config.order_linger_full_rate),
+                            static_cast<std::size_t>(ctx.config.order_queue_max)},
         ctx.io, process.commit_hub.get());
     if (ctx.id == 0) {
         orders->own_commits();

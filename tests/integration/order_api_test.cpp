@@ -1384,4 +1384,65 @@ TEST_F(OrderDurability, RedisLosesEverythingMidSaleAndNothingIsOversold) {
     expect_gate_settles(p);
 }
 
+
+// The group commit's queue has a bound (--order-queue-max; docs/architecture.md, "Limits and timeouts"): with one
+// order waiting for it (its batch held on a product row locked here), the next is refused at once with 503 and
+// Retry-After, before anything is reserved, and its Idempotency-Key stays free for the retry that succeeds later.
+class OrderQueue : public OrderTest {
+protected:
+    static void SetUpTestSuite() { start({"--order-queue-max", "1"}); }
+};
+
+TEST_F(OrderQueue, AFullGroupCommitAnswers503AndReservesNothing) {
+    auto s = seller();
+    const auto p = product(s, 10);
+    auto first = buyer();
+    auto second = buyer();
+    ASSERT_EQ(place_settled(first, {{p, 1}}).value("status", ""), "CONFIRMED") << "one order at a time is taken";
+
+    PGconn* locker = PQconnectdb(server_->database_url().c_str());
+    ASSERT_EQ(PQstatus(locker), CONNECTION_OK);
+    PQclear(PQexec(locker, "BEGIN"));
+    PQclear(PQexec(locker, ("SELECT 1 FROM product.products WHERE id = '" + p + "' FOR UPDATE").c_str()));
+    HttpResponse held;
+    std::thread waiting([&] {
+        HttpClient c(server_->port());
+        c.set_timeout(30s);
+        held = place(c, first.account.token, order_body(first, {{p, 1}}), om::new_uuid_v7());
+    });
+    // The first order's batch waits for the row lock.
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (std::chrono::steady_clock::now() < deadline &&
+           sql("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+               "AND query LIKE '%place_orders%'") != "1") {
+        std::this_thread::sleep_for(20ms);
+    }
+    const long long gate_before = std::stoll(gate(p));
+    const std::string key = om::new_uuid_v7();
+    const auto refused = place(second, {{p, 2}}, key);
+    const auto again = place(second, {{p, 2}}, key);
+    const long long gate_after = std::stoll(gate(p));
+    PQclear(PQexec(locker, "ROLLBACK"));
+    PQfinish(locker);
+    waiting.join();
+
+    EXPECT_EQ(refused.status, 503) << refused.body;
+    EXPECT_EQ(refused.header("Retry-After"), "1");
+    EXPECT_EQ(refused.json().value("code", ""), "SERVICE_UNAVAILABLE") << refused.body;
+    EXPECT_EQ(again.status, 503) << "the key is not held by the refused request: " << again.body;
+    EXPECT_EQ(gate_after, gate_before) << "nothing reserved for the refused orders";
+    EXPECT_TRUE(held.status == 201 || held.status == 202) << held.status << " " << held.body;
+
+    // Once the group commit has room again, the same key places the order.
+    const auto later = place(second, {{p, 2}}, key);
+    ASSERT_TRUE(later.status == 201 || later.status == 202) << later.status << " " << later.body;
+    EXPECT_EQ(wait_order(second.account.token, later.json().value("orderId", ""), settled).value("status", ""),
+              "CONFIRMED");
+    expect_every_order_settles();
+    EXPECT_EQ(sql("SELECT count(*) FROM orders.orders WHERE buyer_id = '" + second.account.id + "'"), "1");
+    EXPECT_EQ(stock(p), 6);
+    expect_ledger_balanced();
+    expect_gate_settles(p);
+}
+
 }  // namespace

@@ -341,6 +341,15 @@ TEST(Config, BadRedisUrl) {
     }
 }
 
+TEST(Config, OrderQueueMax) {
+    EXPECT_EQ(parse({})->config.order_queue_max, 4096);
+    const auto r = parse({"--order-queue-max=1"});
+    ASSERT_TRUE(r.has_value()) << r.error().detail;
+    EXPECT_EQ(r->config.order_queue_max, 1);
+    EXPECT_FALSE(parse({"--order-queue-max=0"}).has_value()) << "every queue has a bound";
+    EXPECT_FALSE(parse({"--order-queue-max=1000001"}).has_value());
+}
+
 TEST(Config, OrderLinger) {
     const auto d = parse({});
     ASSERT_TRUE(d.has_value());
