@@ -1384,7 +1384,6 @@ TEST_F(OrderDurability, RedisLosesEverythingMidSaleAndNothingIsOversold) {
     expect_gate_settles(p);
 }
 
-
 // The group commit's queue has a bound (--order-queue-max; docs/architecture.md, "Limits and timeouts"): with one
 // order waiting for it (its batch held on a product row locked here), the next is refused at once with 503 and
 // Retry-After, before anything is reserved, and its Idempotency-Key stays free for the retry that succeeds later.

@@ -13,7 +13,7 @@ settings() {
   (. "$DIR/env"; psql -XtA "$OM_TEST_PG_URL" -c "SELECT string_agg(setting, ',' ORDER BY name) FROM pg_settings
      WHERE name IN ('fsync', 'full_page_writes', 'huge_pages', 'synchronous_commit')")
 }
-huge_kb() { "$SERVICES" status "$DIR" | sed -n 's/.*huge pages: \([0-9]*\) kB.*/\1/p'; }
+huge_kb() { "$SERVICES" pg-huge-kb "$DIR"; }
 
 OM_PG_DURABLE=1 OM_PG_HUGE_PAGES=1 "$SERVICES" start "$DIR" >/dev/null 2>&1
 got=$(settings)
