@@ -21,6 +21,11 @@ struct Option {
 constexpr Option options[] = {
     {"listen", "OPENMARKET_LISTEN", "HOST:PORT to listen on (default 127.0.0.1:8080)"},
     {"shards", "OPENMARKET_SHARDS", "number of shards (threads with their own event loop); 0 = one per core"},
+    {"background-shard", "OPENMARKET_BACKGROUND_SHARD",
+     "1: the saga's consumers, the outbox relays and the maintenance loops run on a shard of their own, which serves no "
+     "HTTP; 0: on the HTTP shards (default 1)"},
+    {"background-nice", "OPENMARKET_BACKGROUND_NICE",
+     "niceness of the background shard's thread, 0-19: while the CPUs are busy, requests go first (default 10)"},
     {"database-url", "OPENMARKET_DATABASE_URL", "libpq URI, e.g. postgresql://user@127.0.0.1:5432/openmarket"},
     {"redis-url", "OPENMARKET_REDIS_URL", "redis://[:password@]host[:port][/db] or unix://[:password@]/path/to/redis.sock[?db=N]"},
     {"body-limit", "OPENMARKET_BODY_LIMIT", "maximum request body in bytes (default 1048576)"},
@@ -131,6 +136,15 @@ std::optional<Error> apply(Config& c, CliResult& r, std::string_view key, std::s
         }
         c.listen_host = host.empty() ? "0.0.0.0" : host;
         c.listen_port = static_cast<int>(*port);
+    } else if (key == "background-shard") {
+        if (value != "0" && value != "1" && value != "true" && value != "false") {
+            return bad("background-shard: expected 0 or 1");
+        }
+        c.background_shard = value == "1" || value == "true";
+    } else if (key == "background-nice") {
+        auto v = int_in(0, 19);
+        if (!v) { return range_error(0, 19); }
+        c.background_nice = static_cast<int>(*v);
     } else if (key == "shards") {
         auto v = int_in(0, 256);
         if (!v) { return range_error(0, 256); }

@@ -18,6 +18,11 @@ struct Config {
     std::string listen_host = "127.0.0.1";
     int listen_port = 8080;
     int shards = 0;  // 0: one per hardware thread
+    // The saga's consumers, the outbox relays and the maintenance loops on a shard of their own (no HTTP), whose
+    // thread runs at this niceness, so that under load requests are scheduled before background work (issue 6,
+    // docs/architecture.md "Shards"). false: they run on the HTTP shards.
+    bool background_shard = true;
+    int background_nice = 10;
     std::string database_url = "postgresql://postgres@127.0.0.1:5432/openmarket";
     std::string redis_url = "redis://127.0.0.1:6379/0";
     std::size_t body_limit = 1024 * 1024;

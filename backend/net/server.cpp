@@ -21,13 +21,17 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <list>
 #include <optional>
 #include <thread>
 #include <unordered_set>
 
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "common/ids.hpp"
 #include "core/log.hpp"
@@ -448,6 +452,22 @@ void schedule_sweep(Shard& sh) {
     });
 }
 
+// The calling thread's niceness (Linux: per thread). Raising it needs no privilege; a failure is logged and
+// the thread runs at the process's priority.
+void lower_priority(int nice) {
+    if (nice <= 0) {
+        return;
+    }
+    errno = 0;
+    const int now = getpriority(PRIO_PROCESS, static_cast<id_t>(gettid()));
+    if (errno == 0 && now >= nice) {
+        return;
+    }
+    if (setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), nice) != 0) {
+        log::warn("cannot lower the background shard's priority", {{"nice", nice}, {"error", std::strerror(errno)}});
+    }
+}
+
 void schedule_stats(Shard& sh) {
     sh.stats_timer->expires_after(1s);
     sh.stats_timer->async_wait([&sh](const boost::system::error_code& ec) {
@@ -477,7 +497,8 @@ int Server::run() {
     Config& cfg = impl_->config;
     const int n = cfg.shards > 0 ? cfg.shards : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
     cfg.shards = n;  // resolved: the shards' config says how many there are
-    Metrics metrics(n);
+    const int total = n + (cfg.background_shard ? 1 : 0);  // the background shard's id is n
+    Metrics metrics(total);
     CpuPool cpu(cfg.cpu_threads, 4096);
     std::vector<std::unique_ptr<Shard>> shards;
 
@@ -517,7 +538,14 @@ int Server::run() {
         sh->app.emplace(impl_->factory(*sh->context));
         shards.push_back(std::move(sh));
     }
-    log::info("listening", {{"address", cfg.listen_host}, {"port", static_cast<int>(endpoint.port())}, {"shards", n}});
+    if (total > n) {
+        auto sh = std::make_unique<Shard>(n, cfg, metrics, cpu);
+        sh->context.emplace(ShardContext{n, sh->io, *sh->db, *sh->redis, *sh->offload, metrics, cfg, true});
+        sh->app.emplace(impl_->factory(*sh->context));
+        shards.push_back(std::move(sh));
+    }
+    log::info("listening", {{"address", cfg.listen_host}, {"port", static_cast<int>(endpoint.port())}, {"shards", n},
+                            {"backgroundShard", total > n}});
 
     for (auto& shp : shards) {
         Shard& sh = *shp;
@@ -526,7 +554,9 @@ int Server::run() {
         schedule_stats(sh);
         sh.sweep_timer.emplace(sh.io);
         schedule_sweep(sh);
-        asio::co_spawn(sh.io, accept_loop(sh), asio::detached);
+        if (sh.acceptor) {
+            asio::co_spawn(sh.io, accept_loop(sh), asio::detached);
+        }
         asio::post(sh.io, [&sh] {
             for (auto& job : sh.app->background) {
                 start_detached(job(), [id = sh.id](std::exception_ptr e) {
@@ -544,6 +574,9 @@ int Server::run() {
             }
         });
         sh.thread = std::thread([&sh] {
+            if (sh.context->background) {
+                lower_priority(sh.config.background_nice);
+            }
             for (;;) {
                 try {
                     sh.io.run();

@@ -35,6 +35,9 @@ struct ShardContext {
     Offload& offload;
     Metrics& metrics;
     const Config& config;
+    // The background shard (Config::background_shard): it serves no HTTP; the application runs its event
+    // consumers and once-per-process jobs there. Its id follows the HTTP shards' ids.
+    bool background = false;
 };
 
 using AppFactory = std::function<ShardApp(ShardContext&)>;

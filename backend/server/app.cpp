@@ -197,7 +197,11 @@ ShardApp build_shard_app(net::ShardContext& ctx, ProcessState& process) {
     orders->set_publisher(publisher.get());
     deliveries->set_publisher(publisher.get());
 
-    // The saga's consumers run on every shard (consumer groups spread the entries over shards and processes).
+    // Where the background work runs: the saga's consumers on the background shard, else on every HTTP shard
+    // (consumer groups spread the entries over shards and processes); the once-per-process jobs below on the
+    // background shard, else on shard 0.
+    const bool consumes = ctx.background || !ctx.config.background_shard;
+    const bool runs_jobs = ctx.background || (!ctx.config.background_shard && ctx.id == 0);
     auto payment_saga = std::make_shared<payment::PaymentSaga>(*payments, ctx.db);
     auto delivery_saga = std::make_shared<delivery::DeliverySaga>(*deliveries);
     payment_saga->set_publisher(publisher.get());
@@ -216,35 +220,39 @@ ShardApp build_shard_app(net::ShardContext& ctx, ProcessState& process) {
         co.concurrent = true;
         co.start_id = "0";
         co.linger_ms = static_cast<long>(ctx.config.saga_linger.count());
-        // Each shard has a consumer in the group, and the entries are shared among them.
-        co.linger_full_rate = static_cast<double>(ctx.config.order_linger_full_rate) / std::max(1, ctx.config.shards);
+        // Each consuming shard has a consumer in the group, and the entries are shared among them.
+        co.linger_full_rate = static_cast<double>(ctx.config.order_linger_full_rate) /
+                              (ctx.background ? 1 : std::max(1, ctx.config.shards));
         auto consumer = std::make_shared<events::StreamConsumer>(ctx.io, ctx.redis, co, std::move(handler));
         app.background.emplace_back([c = consumer.get()] { return c->run(); });
         app.stop.emplace_back([c = consumer.get()] { c->stop(); });
         app.owned.push_back(consumer);
     };
-    consume(events::kOrderStream, "payment",
-            events::BatchHandler([s = payment_saga.get()](std::vector<events::StreamEntry> batch) {
-                return s->on_order_events(std::move(batch));
-            }));
-    consume(events::kPaymentStream, "delivery",
-            events::BatchHandler([s = delivery_saga.get()](std::vector<events::StreamEntry> batch) {
-                return s->on_payment_events(std::move(batch));
-            }));
-    consume(events::kOrderStream, "delivery",
-            events::concurrently([s = delivery_saga.get()](const events::StreamEntry& e) { return s->on_order_event(e); }),
-            {"OrderCancelled"});
-    const events::BatchHandler order_events = [s = orders.get()](std::vector<events::StreamEntry> batch) {
-        return s->on_events(std::move(batch));
-    };
-    consume(events::kPaymentStream, "orders", order_events);
-    consume(events::kDeliveryStream, "orders", order_events);
+    if (consumes) {
+        consume(events::kOrderStream, "payment",
+                events::BatchHandler([s = payment_saga.get()](std::vector<events::StreamEntry> batch) {
+                    return s->on_order_events(std::move(batch));
+                }));
+        consume(events::kPaymentStream, "delivery",
+                events::BatchHandler([s = delivery_saga.get()](std::vector<events::StreamEntry> batch) {
+                    return s->on_payment_events(std::move(batch));
+                }));
+        consume(events::kOrderStream, "delivery",
+                events::concurrently(
+                    [s = delivery_saga.get()](const events::StreamEntry& e) { return s->on_order_event(e); }),
+                {"OrderCancelled"});
+        const events::BatchHandler order_events = [s = orders.get()](std::vector<events::StreamEntry> batch) {
+            return s->on_events(std::move(batch));
+        };
+        consume(events::kPaymentStream, "orders", order_events);
+        consume(events::kDeliveryStream, "orders", order_events);
+    }
 
-    // Background jobs run on shard 0 only: one outbox relay per table (and one simulator, one maintenance loop)
-    // per process. More processes are safe: the relay claims rows with FOR UPDATE SKIP LOCKED under a per-table
-    // advisory lock, the simulator re-checks each delivery under its row lock, and the maintenance steps are
-    // idempotent (the gate rebuild takes a Redis lock).
-    if (ctx.id == 0) {
+    // Once per process: one outbox relay per table (and one simulator, one maintenance loop). More processes are
+    // safe: the relay claims rows with FOR UPDATE SKIP LOCKED under a per-table advisory lock, the simulator
+    // re-checks each delivery under its row lock, and the maintenance steps are idempotent (the gate rebuild
+    // takes a Redis lock).
+    if (runs_jobs) {
         auto relay = [&ctx, &app](const char* table, const char* stream, long poll_ms) {
             events::RelayOptions ro;
             ro.table = table;

@@ -5,13 +5,18 @@
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "common/ids.hpp"
@@ -1440,6 +1445,69 @@ TEST_F(OrderQueue, AFullGroupCommitAnswers503AndReservesNothing) {
     expect_every_order_settles();
     EXPECT_EQ(sql("SELECT count(*) FROM orders.orders WHERE buyer_id = '" + second.account.id + "'"), "1");
     EXPECT_EQ(stock(p), 6);
+    expect_ledger_balanced();
+    expect_gate_settles(p);
+}
+
+// Issue 6: the saga's consumers, the outbox relays and the maintenance loops run on a shard of their own by
+// default, whose thread has the niceness --background-nice, so that requests are scheduled first when the CPUs
+// are busy; with --background-shard 0 they run on the HTTP shards as before. Both settle orders.
+std::vector<int> thread_nices(pid_t pid) {
+    std::vector<int> out;
+    const std::filesystem::path tasks = "/proc/" + std::to_string(pid) + "/task";
+    for (const auto& t : std::filesystem::directory_iterator(tasks)) {
+        std::ifstream f(t.path() / "stat");
+        std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+        const auto close = stat.rfind(')');
+        if (close == std::string::npos) {
+            continue;
+        }
+        std::istringstream rest(stat.substr(close + 2));  // from field 3 (state) on; nice is field 19
+        std::string field;
+        for (int i = 3; i < 19 && rest >> field; ++i) {
+        }
+        int nice = 0;
+        if (rest >> nice) {
+            out.push_back(nice);
+        }
+    }
+    return out;
+}
+
+class OrderBackgroundShard : public OrderTest {
+protected:
+    static void SetUpTestSuite() { start({"--background-nice", "7"}); }
+};
+
+TEST_F(OrderBackgroundShard, RunsTheSagaOnOneThreadAtTheBackgroundNiceness) {
+    const auto nices = thread_nices(server_->pid());
+    EXPECT_EQ(std::count(nices.begin(), nices.end(), 7), 1) << "one background thread among " << nices.size();
+    EXPECT_EQ(std::count(nices.begin(), nices.end(), 0), static_cast<long>(nices.size()) - 1)
+        << "the shards that serve requests keep the process's priority";
+    auto s = seller();
+    const auto p = product(s, 5);
+    auto b = buyer();
+    EXPECT_EQ(place_settled(b, {{p, 2}}).value("status", ""), "CONFIRMED");
+    expect_every_order_settles();
+    EXPECT_EQ(stock(p), 3);
+    expect_ledger_balanced();
+    expect_gate_settles(p);
+}
+
+class OrderWithoutBackgroundShard : public OrderTest {
+protected:
+    static void SetUpTestSuite() { start({"--background-shard", "0", "--background-nice", "7"}); }
+};
+
+TEST_F(OrderWithoutBackgroundShard, RunsTheSagaOnTheHttpShards) {
+    const auto nices = thread_nices(server_->pid());
+    EXPECT_EQ(std::count(nices.begin(), nices.end(), 7), 0) << "no background thread";
+    auto s = seller();
+    const auto p = product(s, 5);
+    auto b = buyer();
+    EXPECT_EQ(place_settled(b, {{p, 2}}).value("status", ""), "CONFIRMED");
+    expect_every_order_settles();
+    EXPECT_EQ(stock(p), 3);
     expect_ledger_balanced();
     expect_gate_settles(p);
 }

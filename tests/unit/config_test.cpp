@@ -350,6 +350,24 @@ TEST(Config, OrderQueueMax) {
     EXPECT_FALSE(parse({"--order-queue-max=1000001"}).has_value());
 }
 
+TEST(Config, BackgroundShard) {
+    const auto d = parse({});
+    ASSERT_TRUE(d.has_value());
+    EXPECT_TRUE(d->config.background_shard);
+    EXPECT_EQ(d->config.background_nice, 10);
+    const auto r = parse({"--background-shard=0", "--background-nice", "19"});
+    ASSERT_TRUE(r.has_value()) << r.error().detail;
+    EXPECT_FALSE(r->config.background_shard);
+    EXPECT_EQ(r->config.background_nice, 19);
+    const auto e = parse({}, {{"OPENMARKET_BACKGROUND_SHARD", "false"}, {"OPENMARKET_BACKGROUND_NICE", "0"}});
+    ASSERT_TRUE(e.has_value()) << e.error().detail;
+    EXPECT_FALSE(e->config.background_shard);
+    EXPECT_EQ(e->config.background_nice, 0);
+    EXPECT_FALSE(parse({"--background-shard=2"}).has_value());
+    EXPECT_FALSE(parse({"--background-nice=20"}).has_value());
+    EXPECT_FALSE(parse({"--background-nice=-1"}).has_value()) << "a higher priority than the requests' is refused";
+}
+
 TEST(Config, OrderLinger) {
     const auto d = parse({});
     ASSERT_TRUE(d.has_value());
