@@ -1474,7 +1474,22 @@ std::vector<int> thread_nices(pid_t pid) {
     return out;
 }
 
-class OrderBackgroundShard : public OrderTest {
+// Where the saga runs, it settles an order: CONFIRMED, stock and ledger in step.
+class SagaPlacement : public OrderTest {
+protected:
+    void expect_an_order_settles() {
+        auto s = seller();
+        const auto p = product(s, 5);
+        auto b = buyer();
+        EXPECT_EQ(place_settled(b, {{p, 2}}).value("status", ""), "CONFIRMED");
+        expect_every_order_settles();
+        EXPECT_EQ(stock(p), 3);
+        expect_ledger_balanced();
+        expect_gate_settles(p);
+    }
+};
+
+class OrderBackgroundShard : public SagaPlacement {
 protected:
     static void SetUpTestSuite() { start({"--background-nice", "7"}); }
 };
@@ -1484,17 +1499,10 @@ TEST_F(OrderBackgroundShard, RunsTheSagaOnOneThreadAtTheBackgroundNiceness) {
     EXPECT_EQ(std::count(nices.begin(), nices.end(), 7), 1) << "one background thread among " << nices.size();
     EXPECT_EQ(std::count(nices.begin(), nices.end(), 0), static_cast<long>(nices.size()) - 1)
         << "the shards that serve requests keep the process's priority";
-    auto s = seller();
-    const auto p = product(s, 5);
-    auto b = buyer();
-    EXPECT_EQ(place_settled(b, {{p, 2}}).value("status", ""), "CONFIRMED");
-    expect_every_order_settles();
-    EXPECT_EQ(stock(p), 3);
-    expect_ledger_balanced();
-    expect_gate_settles(p);
+    expect_an_order_settles();
 }
 
-class OrderWithoutBackgroundShard : public OrderTest {
+class OrderWithoutBackgroundShard : public SagaPlacement {
 protected:
     static void SetUpTestSuite() { start({"--background-shard", "0", "--background-nice", "7"}); }
 };
@@ -1502,14 +1510,7 @@ protected:
 TEST_F(OrderWithoutBackgroundShard, RunsTheSagaOnTheHttpShards) {
     const auto nices = thread_nices(server_->pid());
     EXPECT_EQ(std::count(nices.begin(), nices.end(), 7), 0) << "no background thread";
-    auto s = seller();
-    const auto p = product(s, 5);
-    auto b = buyer();
-    EXPECT_EQ(place_settled(b, {{p, 2}}).value("status", ""), "CONFIRMED");
-    expect_every_order_settles();
-    EXPECT_EQ(stock(p), 3);
-    expect_ledger_balanced();
-    expect_gate_settles(p);
+    expect_an_order_settles();
 }
 
 }  // namespace
