@@ -74,4 +74,59 @@ TEST(JsonOut, PlainAndEscapedStringsInEveryPositionWriteTheExactText) {
     EXPECT_EQ(big.take(), expected + "]");
 }
 
+// The scan for characters to escape goes eight bytes at a time: whatever the length and wherever the special
+// character sits (first, last, across two words, after UTF-8 bytes), the text is the byte-by-byte escaping's.
+TEST(JsonOut, EscapesEverySpecialCharacterAtEveryPositionOfLongerStrings) {
+    const auto reference = [](const std::string& in) {
+        std::string out = "\"";
+        for (const char c : in) {
+            switch (c) {
+                case '"': out += "\\\""; break;
+                case '\\': out += "\\\\"; break;
+                case '\n': out += "\\n"; break;
+                case '\r': out += "\\r"; break;
+                case '\t': out += "\\t"; break;
+                case '\b': out += "\\b"; break;
+                case '\f': out += "\\f"; break;
+                default:
+                    if (static_cast<unsigned char>(c) < 0x20) {
+                        static constexpr char hex[] = "0123456789abcdef";
+                        out += "\\u00";
+                        out += hex[static_cast<unsigned char>(c) >> 4];
+                        out += hex[static_cast<unsigned char>(c) & 0xF];
+                    } else {
+                        out += c;
+                    }
+            }
+        }
+        return out + "\"";
+    };
+    const std::string fillers[] = {"a", "\xc3\xa9", "\x7f", "\xff", " ", "!", "#", "[", "]", "~"};
+    const char specials[] = {'"', '\\', '\n', '\x01', '\x1f', '\0'};
+    int checked = 0;
+    for (const auto& filler : fillers) {
+        for (std::size_t len = 0; len <= 40; ++len) {
+            std::string plain;
+            while (plain.size() < len) {
+                plain += filler;
+            }
+            plain.resize(len);
+            om::JsonOut j;
+            j.value(plain);
+            ASSERT_EQ(j.take(), reference(plain)) << "length " << len;
+            for (std::size_t at = 0; at < len; ++at) {
+                for (const char c : specials) {
+                    std::string s = plain;
+                    s[at] = c;
+                    om::JsonOut k;
+                    k.value(s);
+                    ASSERT_EQ(k.take(), reference(s)) << "length " << len << ", special " << int(c) << " at " << at;
+                    ++checked;
+                }
+            }
+        }
+    }
+    EXPECT_EQ(checked, 10 * 6 * (40 * 41 / 2));
+}
+
 }  // namespace
