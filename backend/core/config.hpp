@@ -20,7 +20,7 @@ struct Config {
     int shards = 0;  // 0: one per hardware thread
     // The saga's consumers, the outbox relays and the maintenance loops on a shard of their own (no HTTP), whose
     // thread runs at this niceness, so that under load requests are scheduled before background work (issue 6,
-    // docs/architecture.md "Shards"). false: they run on the HTTP shards.
+    // docs/architecture.md, "The background shard"). false: they run on the HTTP shards.
     bool background_shard = true;
     int background_nice = 10;
     std::string database_url = "postgresql://postgres@127.0.0.1:5432/openmarket";

@@ -452,8 +452,8 @@ void schedule_sweep(Shard& sh) {
     });
 }
 
-// The calling thread's niceness (Linux: per thread). Raising it needs no privilege; a failure is logged and
-// the thread runs at the process's priority.
+// Raises the calling thread's niceness to `nice` (Linux keeps it per thread). Raising it needs no privilege; a
+// failure is logged and the thread keeps the process's priority.
 void lower_priority(int nice) {
     if (nice <= 0) {
         return;
