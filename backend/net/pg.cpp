@@ -361,10 +361,16 @@ void check_ready(Conn& c, const Ready& r, std::string_view what) {
 // ---------------------------------------------------------------------------------------------------
 // Connecting
 
+constexpr const char* kSessionOptions = "-c max_parallel_workers_per_gather=0 -c jit=off";
+
 Task<std::unique_ptr<Conn>> connect(std::shared_ptr<State> st) {
-    // application_name comes first so that the URL may override it.
-    const char* const keys[] = {"application_name", "dbname", nullptr};
-    const char* const values[] = {"openmarket", st->options_.url.c_str(), nullptr};
+    // application_name and options come first so that the URL may override them (an `options` in the URL replaces
+    // these). The server's statements are point lookups and batches of a few hundred rows on indexes, and parallel
+    // query would fork two workers for a plan whose row estimates are defaults (the order path's tables are
+    // analyzed rarely, migration 0013): a maintenance scan that finds nothing in 0.2 ms took 30-40 ms that way,
+    // twice a second under load (docs/performance.md, twentieth session). JIT compiling is no gain for them either.
+    const char* const keys[] = {"application_name", "options", "dbname", nullptr};
+    const char* const values[] = {"openmarket", kSessionOptions, st->options_.url.c_str(), nullptr};
     PGconn* pg = PQconnectStartParams(keys, values, 1);
     if (pg == nullptr) {
         throw Unavailable("postgres: cannot allocate a connection");

@@ -107,6 +107,21 @@ TEST(PgPool, SimpleQueryAndMultiStatement) {
     EXPECT_EQ(pool.stats().busy, 0);
 }
 
+// The server's connections plan without parallel workers or JIT (pg.cpp, connect()); a URL's own `options`
+// replaces that choice.
+TEST(PgPool, SessionsPlanWithoutParallelWorkersOrJitUnlessTheUrlSaysOtherwise) {
+    boost::asio::io_context io;
+    Pool pool(io, options());
+    EXPECT_EQ(await(io, pool.query("SHOW max_parallel_workers_per_gather")).get(0, 0), "0");
+    EXPECT_EQ(await(io, pool.query("SHOW jit")).get(0, 0), "off");
+
+    PoolOptions o = options();
+    o.url = url_with("options=-c%20max_parallel_workers_per_gather%3D3");
+    Pool custom(io, o);
+    EXPECT_EQ(await(io, custom.query("SHOW max_parallel_workers_per_gather")).get(0, 0), "3");
+    EXPECT_EQ(await(io, custom.query("SHOW jit")).get(0, 0), "on");
+}
+
 TEST(PgPool, ParamsIncludingNull) {
     boost::asio::io_context io;
     Pool pool(io, options());
