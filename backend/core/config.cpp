@@ -64,7 +64,7 @@ constexpr Option options[] = {
     {"order-resume-after-ms", "OPENMARKET_ORDER_RESUME_AFTER_MS",
      "an order that stayed this long unsettled has its saga restarted (default 30000)"},
     {"order-linger-ms", "OPENMARKET_ORDER_LINGER_MS",
-     "while orders keep coming, how long a group commit waits at most for more to batch (default 10)"},
+     "while orders keep coming, how long a group commit waits at most for more to batch (default 5)"},
     {"saga-linger-ms", "OPENMARKET_SAGA_LINGER_MS",
      "the same for each of the saga's steps (payment, delivery, order events; default 100, 0-1000)"},
     {"order-linger-full-rate", "OPENMARKET_ORDER_LINGER_FULL_RATE",

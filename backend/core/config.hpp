@@ -57,7 +57,7 @@ struct Config {
     std::chrono::milliseconds order_resume_after{30'000};    // an unsettled order this quiet has its saga restarted
     // Issue 6: batching under load (group commit and saga steps wait this long for more while busy), and how
     // long a payment approval waits for the delivery that confirms its order in the same write.
-    std::chrono::milliseconds order_linger{10};
+    std::chrono::milliseconds order_linger{5};
     // The saga's steps only (payment, delivery, order events): off the HTTP path of a POST answered when durable,
     // so they wait longer for company than the group commit (issue 6).
     std::chrono::milliseconds saga_linger{100};

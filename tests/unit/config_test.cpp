@@ -371,7 +371,7 @@ TEST(Config, BackgroundShard) {
 TEST(Config, OrderLinger) {
     const auto d = parse({});
     ASSERT_TRUE(d.has_value());
-    EXPECT_EQ(d->config.order_linger, std::chrono::milliseconds(10));
+    EXPECT_EQ(d->config.order_linger, std::chrono::milliseconds(5));
     EXPECT_EQ(d->config.order_linger_full_rate, 1000);
     const auto r = parse({"--order-linger-ms=4", "--order-linger-full-rate=0"});
     ASSERT_TRUE(r.has_value()) << r.error().detail;
@@ -381,7 +381,7 @@ TEST(Config, OrderLinger) {
     const auto s = parse({"--saga-linger-ms=20"});
     ASSERT_TRUE(s.has_value()) << s.error().detail;
     EXPECT_EQ(s->config.saga_linger, std::chrono::milliseconds(20));
-    EXPECT_EQ(s->config.order_linger, std::chrono::milliseconds(10));
+    EXPECT_EQ(s->config.order_linger, std::chrono::milliseconds(5));
     EXPECT_EQ(parse({"--order-linger-ms=3"})->config.saga_linger, std::chrono::milliseconds(100)) << "apart";
     EXPECT_TRUE(parse({"--saga-linger-ms=1000"}).has_value());
     EXPECT_FALSE(parse({"--saga-linger-ms=1001"}).has_value());
