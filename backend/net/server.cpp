@@ -501,6 +501,12 @@ int Server::run() {
     Metrics metrics(total);
     CpuPool cpu(cfg.cpu_threads, 4096);
     std::vector<std::unique_ptr<Shard>> shards;
+    // A shard's context and application, then the shard among the others.
+    const auto add = [&](std::unique_ptr<Shard> sh, bool background) {
+        sh->context.emplace(ShardContext{sh->id, sh->io, *sh->db, *sh->redis, *sh->offload, metrics, cfg, background});
+        sh->app.emplace(impl_->factory(*sh->context));
+        shards.push_back(std::move(sh));
+    };
 
     // Bind every shard's listener first (on the main thread), so that a bind error fails startup cleanly.
     tcp::endpoint endpoint;
@@ -534,15 +540,10 @@ int Server::run() {
         if (endpoint.port() == 0) {
             endpoint.port(sh->acceptor->local_endpoint().port());  // other shards share the chosen port
         }
-        sh->context.emplace(ShardContext{i, sh->io, *sh->db, *sh->redis, *sh->offload, metrics, cfg});
-        sh->app.emplace(impl_->factory(*sh->context));
-        shards.push_back(std::move(sh));
+        add(std::move(sh), false);
     }
     if (total > n) {
-        auto sh = std::make_unique<Shard>(n, cfg, metrics, cpu);
-        sh->context.emplace(ShardContext{n, sh->io, *sh->db, *sh->redis, *sh->offload, metrics, cfg, true});
-        sh->app.emplace(impl_->factory(*sh->context));
-        shards.push_back(std::move(sh));
+        add(std::make_unique<Shard>(n, cfg, metrics, cpu), true);
     }
     log::info("listening", {{"address", cfg.listen_host}, {"port", static_cast<int>(endpoint.port())}, {"shards", n},
                             {"backgroundShard", total > n}});
